@@ -1,0 +1,29 @@
+"""Tests: fast hashing, fixed keys, tasks run in-process unless a test asks for the queue."""
+
+import base64
+import json
+import os
+
+from .base import *  # noqa: F403
+
+SECRET_KEY = "test-only-key"  # noqa: S105
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only in tests
+CIVICSTACK_KEYS = os.environ.get(
+    "CIVICSTACK_KEYS",
+    json.dumps(
+        {
+            "current": "1",
+            "keys": {"1": base64.b64encode(b"k" * 32).decode()},
+            "index_key": base64.b64encode(b"i" * 32).decode(),
+        }
+    ),
+)
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+AXES_FAILURE_LIMIT = 3
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

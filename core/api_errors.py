@@ -1,0 +1,92 @@
+"""RFC 9457 problem+json for every error the API returns, each with a stable ``code``."""
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from core.errors import ApplicationError, NotAuthenticated, NotFound, ValidationFailed
+
+logger = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(api: NinjaAPI, request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    body = error.as_problem(instance=request.path)
+    response = api.create_response(request, body, status=error.status)
+    response["Content-Type"] = PROBLEM_JSON
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="civicstack"'
+    return response
+
+
+def _validation_errors(exc: NinjaValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for item in exc.errors:
+        loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
+        key = ".".join(loc) or "request"
+        errors.setdefault(key, []).append(str(item.get("msg", "invalid")))
+    return errors
+
+
+class _HttpProblem(ApplicationError):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self._status = status
+
+    @property  # type: ignore[override]
+    def status(self) -> int:  # type: ignore[override]
+        return self._status
+
+    @property  # type: ignore[override]
+    def code(self) -> str:  # type: ignore[override]
+        return {
+            400: "bad_request",
+            401: "not_authenticated",
+            403: "permission_denied",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            413: "payload_too_large",
+            422: "unprocessable",
+            429: "rate_limited",
+        }.get(self._status, "http_error")
+
+    @property  # type: ignore[override]
+    def title(self) -> str:  # type: ignore[override]
+        return self.detail
+
+
+def install_problem_handlers(api: NinjaAPI) -> None:
+    @api.exception_handler(ApplicationError)
+    def on_application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+        return problem_response(api, request, exc)
+
+    @api.exception_handler(NinjaValidationError)
+    def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        return problem_response(api, request, ValidationFailed(errors=_validation_errors(exc)))
+
+    @api.exception_handler(AuthenticationError)
+    def on_auth_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        return problem_response(api, request, NotAuthenticated())
+
+    @api.exception_handler(Http404)
+    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return problem_response(api, request, NotFound())
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return problem_response(api, request, _HttpProblem(exc.status_code, str(exc)))
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled error in API", extra={"path": request.path})
+        error = ApplicationError("An unexpected error occurred; it has been logged.")
+        body = error.as_problem(instance=request.path)
+        body.update(status=500, code="internal_error", title="Internal server error")
+        response = api.create_response(request, body, status=500)
+        response["Content-Type"] = PROBLEM_JSON
+        return response

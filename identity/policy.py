@@ -1,0 +1,280 @@
+"""The one place that decides who may do what. Deny by default.
+
+Every service, selector, API route and page asks here. A permission is a named action
+(``source_record.view``) with a rule over the acting user and, where it matters, the
+object acted on (an agency, a record, a user). Unknown actions are denied.
+
+Staff must have passed multi-factor authentication in their session for any permission
+to be granted; API tokens may only be created from such a session, and each token is
+limited to the scopes it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from core.access import mark
+from core.errors import NotAuthenticated, PermissionDenied
+from identity.choices import Role, UserKind
+
+if TYPE_CHECKING:
+    from identity.models import Agency, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+Rule = Callable[["User", Any], bool]
+
+
+@dataclass(frozen=True)
+class Permission:
+    action: str
+    scope: str
+    rule: Rule
+    description: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+PERMISSIONS: dict[str, Permission] = {}
+
+
+def permission(action: str, *, scope: str, description: str) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        if action in PERMISSIONS:
+            raise ValueError(f"permission {action!r} declared twice")
+        PERMISSIONS[action] = Permission(action, scope, rule, description)
+        return rule
+
+    return register
+
+
+# --- facts about the actor -------------------------------------------------------------
+
+
+def _roles(user: User) -> set[tuple[str, int | None]]:
+    cached: set[tuple[str, int | None]] | None = getattr(user, "_civic_roles", None)
+    if cached is None:
+        cached = set(user.role_assignments.values_list("role", "agency_id"))
+        user._civic_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def forget_roles(user: User) -> None:
+    """Drop the per-request role cache after a grant or revocation."""
+    if hasattr(user, "_civic_roles"):
+        del user._civic_roles  # type: ignore[attr-defined]
+
+
+def has_role(user: User, role: Role, agency: Agency | int | None = None) -> bool:
+    """Whether the user holds ``role``; with ``agency``, in that agency specifically."""
+    agency_id = agency if isinstance(agency, int) or agency is None else agency.pk
+    roles = _roles(user)
+    if agency_id is None:
+        return any(r == role for r, _ in roles)
+    return (role.value, agency_id) in roles
+
+
+def agencies_where(user: User, *roles: Role) -> set[int]:
+    wanted = {r.value for r in roles}
+    return {a for r, a in _roles(user) if r in wanted and a is not None}
+
+
+def is_platform_admin(user: User) -> bool:
+    return has_role(user, Role.PLATFORM_ADMIN)
+
+
+def mfa_satisfied(user: User) -> bool:
+    """Staff need a second factor in this session (or a token minted from one)."""
+    if user.kind != UserKind.STAFF:
+        return True
+    if getattr(user, "civic_via_token", False) or getattr(user, "civic_system", False):
+        return True
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
+
+
+def _agency_id(obj: Any) -> int | None:
+    """The agency an object belongs to: an Agency, or anything with ``agency_id``."""
+    from identity.models import Agency
+
+    if isinstance(obj, Agency):
+        return obj.pk
+    if isinstance(obj, int):
+        return obj
+    return getattr(obj, "agency_id", None)
+
+
+# --- decisions ---------------------------------------------------------------------------
+
+
+def decide(user: User | None, action: str, obj: Any = None, *, scopes: Any = None) -> Decision:
+    """Decide whether ``user`` may perform ``action`` (on ``obj``). Never raises."""
+    perm = PERMISSIONS.get(action)
+    if perm is None:
+        return Decision(False, f"unknown action {action!r}")
+    if user is None or not user.is_authenticated:
+        return Decision(False, "not signed in")
+    if not user.is_active:
+        return Decision(False, "account disabled")
+    if not mfa_satisfied(user):
+        return Decision(False, "multi-factor authentication required")
+    token_scopes = scopes if scopes is not None else getattr(user, "civic_token_scopes", None)
+    if token_scopes is not None and perm.scope not in token_scopes:
+        return Decision(False, f"token lacks scope {perm.scope!r}")
+    try:
+        allowed = perm.rule(user, obj)
+    except (AttributeError, TypeError, ValueError):
+        # A rule that cannot evaluate for this object denies.
+        return Decision(False, f"rule for {action!r} does not apply to this object")
+    return Decision(bool(allowed), "allowed" if allowed else f"{action} not granted")
+
+
+def can(user: User | None, action: str, obj: Any = None) -> bool:
+    return decide(user, action, obj).allowed
+
+
+def authorize(user: User | None, action: str, obj: Any = None) -> None:
+    """Raise unless allowed; the single gate every service and selector calls."""
+    decision = decide(user, action, obj)
+    if decision.allowed:
+        return
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    raise PermissionDenied(decision.reason, action=action)
+
+
+def requires(action: str) -> Callable[[F], F]:
+    """Mark a route with the permission that decides it and check it before the handler.
+
+    The route check is agency-agnostic ("may this user ever do X"); the service or
+    selector it calls repeats the check against the object itself.
+    """
+    if action not in PERMISSIONS:
+        raise ValueError(f"unknown permission {action!r}")
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+            authorize(request.user if hasattr(request, "user") else None, action, ANY_OBJECT)
+            return view(request, *args, **kwargs)
+
+        return mark(wrapper, "permission", action)  # type: ignore[arg-type]
+
+    return decorate
+
+
+def decided_in_service(action: str) -> Callable[[F], F]:
+    """Mark a route whose decision needs the object and so is taken in the service/selector."""
+    if action not in PERMISSIONS:
+        raise ValueError(f"unknown permission {action!r}")
+
+    def decorate(view: F) -> F:
+        return mark(view, "permission", action)
+
+    return decorate
+
+
+class _AnyObject:
+    """Route-level checks: 'could this user do it for some object?'"""
+
+
+ANY_OBJECT = _AnyObject()
+
+
+def _in_agency(user: User, obj: Any, *roles: Role) -> bool:
+    if obj is ANY_OBJECT:
+        return bool(agencies_where(user, *roles))
+    agency_id = _agency_id(obj)
+    return agency_id is not None and agency_id in agencies_where(user, *roles)
+
+
+# --- the permissions ---------------------------------------------------------------------
+
+
+@permission("profile.view_own", scope="profile:read", description="See one's own account.")
+def _profile_view_own(user: User, obj: Any) -> bool:
+    return obj is ANY_OBJECT or obj is None or getattr(obj, "pk", None) == user.pk
+
+
+@permission("agency.list", scope="identity:read", description="List agencies.")
+def _agency_list(user: User, obj: Any) -> bool:
+    return True
+
+
+@permission("agency.create", scope="identity:write", description="Create an agency.")
+def _agency_create(user: User, obj: Any) -> bool:
+    return is_platform_admin(user)
+
+
+@permission("staff.list", scope="identity:read", description="List an agency's staff.")
+def _staff_list(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or _in_agency(user, obj, Role.AGENCY_ADMIN, Role.SUPERVISOR)
+
+
+@permission("staff.manage", scope="identity:write", description="Add staff, grant roles.")
+def _staff_manage(user: User, obj: Any) -> bool:
+    if is_platform_admin(user):
+        return True
+    # Agency admins manage their own agency but never hand out platform-wide power.
+    if getattr(obj, "role", None) == Role.PLATFORM_ADMIN:
+        return False
+    return _in_agency(user, obj, Role.AGENCY_ADMIN)
+
+
+@permission("token.manage_own", scope="tokens:write", description="Create or revoke own tokens.")
+def _token_manage_own(user: User, obj: Any) -> bool:
+    if getattr(user, "civic_via_token", False):
+        return False  # a token never mints or revokes tokens
+    return obj is ANY_OBJECT or obj is None or getattr(obj, "user_id", None) == user.pk
+
+
+@permission("audit.view", scope="audit:read", description="Read the audit trail.")
+def _audit_view(user: User, obj: Any) -> bool:
+    if is_platform_admin(user):
+        return True
+    if obj is ANY_OBJECT:
+        return bool(agencies_where(user, Role.AGENCY_ADMIN))
+    # An agency admin reads the entries of their own agency only.
+    code = getattr(obj, "agency", None)
+    from identity.models import Agency
+
+    if isinstance(code, str):
+        ids = set(Agency.objects.filter(code=code).values_list("pk", flat=True))
+        return bool(ids & agencies_where(user, Role.AGENCY_ADMIN))
+    return _in_agency(user, obj, Role.AGENCY_ADMIN)
+
+
+@permission("audit.verify", scope="audit:read", description="Verify the audit chain.")
+def _audit_verify(user: User, obj: Any) -> bool:
+    return is_platform_admin(user)
+
+
+@permission(
+    "source_record.view",
+    scope="registry:read",
+    description="Read an agency's source records about people.",
+)
+def _source_record_view(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.DATA_STEWARD, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+@permission(
+    "source_record.manage",
+    scope="registry:write",
+    description="Load or correct an agency's source records.",
+)
+def _source_record_manage(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.DATA_STEWARD)
+
+
+# Re-exported so routes and views take every access marker from one module.
+from core.access import public as public  # noqa: E402
