@@ -1,11 +1,58 @@
 """The one REST API at /api/v1: routers from each app, problem+json errors."""
 
+from typing import Any
+
 from ninja import NinjaAPI
 
 from core.api_errors import install_problem_handlers
 from identity.api_auth import SessionAuth, TokenAuth
 
-api = NinjaAPI(
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details with a stable `code`.",
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+PROBLEM_RESPONSES = {
+    400: "The request is not valid (see `errors`).",
+    401: "Sign-in or a valid token is required.",
+    403: "The policy does not allow this.",
+    404: "Not found.",
+}
+
+
+class CivicStackAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document also describes the problem+json error answers."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        ref = {"$ref": "#/components/schemas/Problem"}
+        for path in schema["paths"].values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in PROBLEM_RESPONSES.items():
+                    if status not in responses and str(status) not in responses:
+                        responses[status] = {
+                            "description": description,
+                            "content": {"application/problem+json": {"schema": ref}},
+                        }
+        return schema
+
+
+api = CivicStackAPI(
     title="CivicStack API",
     version="1",
     description=(

@@ -31,11 +31,12 @@ def mark(view: F, kind: str, value: str) -> F:
 
 def declared_permission(view: Callable[..., Any]) -> tuple[str, str] | None:
     """What a route declared, following decorators that wrap it."""
-    seen = 0
-    while view is not None and seen < 10:
-        declared = getattr(view, PERMISSION_ATTR, None)
+    current: Any = view
+    for _ in range(10):
+        if current is None:
+            break
+        declared = getattr(current, PERMISSION_ATTR, None)
         if declared:
-            return declared  # type: ignore[no-any-return]
-        view = getattr(view, "__wrapped__", None)  # type: ignore[assignment]
-        seen += 1
+            return (str(declared[0]), str(declared[1]))
+        current = getattr(current, "__wrapped__", None)
     return None

@@ -32,32 +32,25 @@ def _validation_errors(exc: NinjaValidationError) -> dict[str, list[str]]:
     return errors
 
 
-class _HttpProblem(ApplicationError):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self._status = status
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "unprocessable",
+    429: "rate_limited",
+}
 
-    @property  # type: ignore[override]
-    def status(self) -> int:  # type: ignore[override]
-        return self._status
 
-    @property  # type: ignore[override]
-    def code(self) -> str:  # type: ignore[override]
-        return {
-            400: "bad_request",
-            401: "not_authenticated",
-            403: "permission_denied",
-            404: "not_found",
-            405: "method_not_allowed",
-            409: "conflict",
-            413: "payload_too_large",
-            422: "unprocessable",
-            429: "rate_limited",
-        }.get(self._status, "http_error")
-
-    @property  # type: ignore[override]
-    def title(self) -> str:  # type: ignore[override]
-        return self.detail
+def _http_problem(status: int, detail: str) -> ApplicationError:
+    error = ApplicationError(detail)
+    error.status = status
+    error.code = _HTTP_CODES.get(status, "http_error")
+    error.title = detail
+    return error
 
 
 def install_problem_handlers(api: NinjaAPI) -> None:
@@ -79,7 +72,7 @@ def install_problem_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return problem_response(api, request, _HttpProblem(exc.status_code, str(exc)))
+        return problem_response(api, request, _http_problem(exc.status_code, str(exc)))
 
     @api.exception_handler(Exception)
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:

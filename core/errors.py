@@ -4,13 +4,13 @@ Each error has a stable machine-readable ``code`` (part of the API contract), an
 status, a short human title and optional structured ``errors`` (field -> messages).
 """
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class ApplicationError(Exception):
-    code: ClassVar[str] = "application_error"
-    status: ClassVar[int] = 400
-    title: ClassVar[str] = "The request could not be completed"
+    code: str = "application_error"
+    status: int = 400
+    title: str = "The request could not be completed"
 
     def __init__(
         self,

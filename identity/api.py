@@ -1,5 +1,5 @@
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from core.errors import NotFound, ValidationFailed
 from identity import policy, selectors, services
@@ -54,16 +54,14 @@ def agency_list(request: HttpRequest) -> list[AgencyOut]:
 
 @router.post("/agencies", response={201: AgencyOut}, operation_id="agency_create")
 @policy.requires("agency.create")
-def agency_create(request: HttpRequest, payload: AgencyIn) -> tuple[int, AgencyOut]:
+def agency_create(request: HttpRequest, payload: AgencyIn) -> Status[AgencyOut]:
     agency = services.agency_create(
         actor=_user(request), code=payload.code, name=payload.name, kind=payload.kind
     )
-    return 201, AgencyOut.from_orm(agency)
+    return Status(201, AgencyOut.from_orm(agency))
 
 
-@router.get(
-    "/agencies/{code}/staff", response=list[StaffOut], operation_id="agency_staff_list"
-)
+@router.get("/agencies/{code}/staff", response=list[StaffOut], operation_id="agency_staff_list")
 @policy.requires("staff.list")
 def agency_staff_list(request: HttpRequest, code: str) -> list[StaffOut]:
     viewer = _user(request)
@@ -90,11 +88,9 @@ def _role(value: str) -> Role:
         ) from exc
 
 
-@router.post(
-    "/agencies/{code}/staff", response={201: StaffOut}, operation_id="agency_staff_create"
-)
+@router.post("/agencies/{code}/staff", response={201: StaffOut}, operation_id="agency_staff_create")
 @policy.requires("staff.manage")
-def agency_staff_create(request: HttpRequest, code: str, payload: StaffIn) -> tuple[int, StaffOut]:
+def agency_staff_create(request: HttpRequest, code: str, payload: StaffIn) -> Status[StaffOut]:
     actor = _user(request)
     agency = selectors.agency_get(viewer=actor, code=code)
     roles = tuple(_role(r) for r in payload.roles)
@@ -108,13 +104,16 @@ def agency_staff_create(request: HttpRequest, code: str, payload: StaffIn) -> tu
         last_name=payload.last_name,
         roles=roles,
     )
-    return 201, StaffOut(
-        username=user.username,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        email=user.email,
-        is_active=user.is_active,
-        roles=_roles_out(user),
+    return Status(
+        201,
+        StaffOut(
+            username=user.username,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            email=user.email,
+            is_active=user.is_active,
+            roles=_roles_out(user),
+        ),
     )
 
 
@@ -127,23 +126,25 @@ def _staff_member(username: str) -> User:
 
 @router.post("/agencies/{code}/roles", response={201: RoleOut}, operation_id="role_grant")
 @policy.requires("staff.manage")
-def role_grant(request: HttpRequest, code: str, payload: RoleIn) -> tuple[int, RoleOut]:
+def role_grant(request: HttpRequest, code: str, payload: RoleIn) -> Status[RoleOut]:
     actor = _user(request)
     agency = selectors.agency_get(viewer=actor, code=code)
     role = _role(payload.role)
     services.role_grant(actor=actor, user=_staff_member(payload.username), role=role, agency=agency)
-    return 201, RoleOut(role=role.value, agency=None if role == Role.PLATFORM_ADMIN else code)
+    return Status(
+        201, RoleOut(role=role.value, agency=None if role == Role.PLATFORM_ADMIN else code)
+    )
 
 
 @router.delete("/agencies/{code}/roles", response={204: None}, operation_id="role_revoke")
 @policy.requires("staff.manage")
-def role_revoke(request: HttpRequest, code: str, payload: RoleIn) -> tuple[int, None]:
+def role_revoke(request: HttpRequest, code: str, payload: RoleIn) -> Status[None]:
     actor = _user(request)
     agency = selectors.agency_get(viewer=actor, code=code)
     services.role_revoke(
         actor=actor, user=_staff_member(payload.username), role=_role(payload.role), agency=agency
     )
-    return 204, None
+    return Status(204, None)
 
 
 def _token_out(token: ApiToken) -> TokenOut:
@@ -164,18 +165,18 @@ def token_list(request: HttpRequest) -> list[TokenOut]:
     summary="Create an API token (from a signed-in session only)",
 )
 @policy.requires("token.manage_own")
-def token_create(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenCreatedOut]:
+def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
     token, raw = services.api_token_create(
         actor=_user(request), name=payload.name, scopes=payload.scopes, days=payload.days
     )
-    return 201, TokenCreatedOut(**_token_out(token).dict(), token=raw)
+    return Status(201, TokenCreatedOut(**_token_out(token).dict(), token=raw))
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, operation_id="token_revoke")
 @policy.requires("token.manage_own")
-def token_revoke(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
     services.api_token_revoke(actor=_user(request), token_id=token_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/scopes", response=list[str], operation_id="scope_list", auth=None)

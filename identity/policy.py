@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from core.access import mark
 from core.errors import NotAuthenticated, PermissionDenied
@@ -64,14 +64,14 @@ def _roles(user: User) -> set[tuple[str, int | None]]:
     cached: set[tuple[str, int | None]] | None = getattr(user, "_civic_roles", None)
     if cached is None:
         cached = set(user.role_assignments.values_list("role", "agency_id"))
-        user._civic_roles = cached  # type: ignore[attr-defined]
+        setattr(user, "_civic_roles", cached)  # noqa: B010 - per-request cache on the user
     return cached
 
 
 def forget_roles(user: User) -> None:
     """Drop the per-request role cache after a grant or revocation."""
     if hasattr(user, "_civic_roles"):
-        del user._civic_roles  # type: ignore[attr-defined]
+        delattr(user, "_civic_roles")
 
 
 def has_role(user: User, role: Role, agency: Agency | int | None = None) -> bool:
@@ -113,6 +113,14 @@ def _agency_id(obj: Any) -> int | None:
     return getattr(obj, "agency_id", None)
 
 
+def _scope_granted(scope: str, granted: Any) -> bool:
+    """A token's ``family:write`` scope includes ``family:read``."""
+    if scope in granted:
+        return True
+    family, _, kind = scope.partition(":")
+    return kind == "read" and f"{family}:write" in granted
+
+
 # --- decisions ---------------------------------------------------------------------------
 
 
@@ -128,7 +136,7 @@ def decide(user: User | None, action: str, obj: Any = None, *, scopes: Any = Non
     if not mfa_satisfied(user):
         return Decision(False, "multi-factor authentication required")
     token_scopes = scopes if scopes is not None else getattr(user, "civic_token_scopes", None)
-    if token_scopes is not None and perm.scope not in token_scopes:
+    if token_scopes is not None and not _scope_granted(perm.scope, token_scopes):
         return Decision(False, f"token lacks scope {perm.scope!r}")
     try:
         allowed = perm.rule(user, obj)
@@ -167,7 +175,7 @@ def requires(action: str) -> Callable[[F], F]:
             authorize(request.user if hasattr(request, "user") else None, action, ANY_OBJECT)
             return view(request, *args, **kwargs)
 
-        return mark(wrapper, "permission", action)  # type: ignore[arg-type]
+        return mark(cast(F, wrapper), "permission", action)
 
     return decorate
 

@@ -27,7 +27,6 @@ from identity.models import Agency, ApiToken, RoleAssignment, User
 from identity.selectors import TOKEN_PREFIX, token_digest
 
 
-
 def api_scopes() -> frozenset[str]:
     """Every scope a token may carry (one per permission family)."""
     return frozenset(p.scope for p in policy.PERMISSIONS.values())
@@ -107,10 +106,19 @@ def staff_create(
         is_demo=is_demo,
     )
     audit.record(
-        actor=actor, action="staff.create", target=user, agency=agency.code, data={"username": username}
+        actor=actor,
+        action="staff.create",
+        target=user,
+        agency=agency.code,
+        data={"username": username},
     )
     for role in roles:
-        role_grant(actor=actor, user=user, role=role, agency=None if role == Role.PLATFORM_ADMIN else agency)
+        role_grant(
+            actor=actor,
+            user=user,
+            role=role,
+            agency=None if role == Role.PLATFORM_ADMIN else agency,
+        )
     return user
 
 
@@ -156,7 +164,9 @@ def role_grant(
         policy.authorize(actor, "staff.manage", probe)
     if RoleAssignment.objects.filter(user=user, role=role, agency=agency).exists():
         raise RoleAlreadyGranted()
-    assignment = RoleAssignment.objects.create(user=user, role=role, agency=agency, granted_by=actor)
+    assignment = RoleAssignment.objects.create(
+        user=user, role=role, agency=agency, granted_by=actor
+    )
     policy.forget_roles(user)
     audit.record(
         actor=actor,

@@ -36,7 +36,7 @@ def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., H
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            decision = policy.decide(request.user, action, policy.ANY_OBJECT)  # type: ignore[arg-type]
+            decision = policy.decide(request.user, action, policy.ANY_OBJECT)
             if not decision.allowed:
                 return render(
                     request, "identity/forbidden.html", {"reason": decision.reason}, status=403
@@ -54,6 +54,11 @@ def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., H
 def home(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     return render(request, "identity/home.html", {"roles": selectors.user_roles(user=user)})
+
+
+def _status(form: Any) -> int:
+    """A form sent back with errors answers 400, so scripts and tests see the failure."""
+    return 400 if form.errors else 200
 
 
 def _pending_user(request: HttpRequest) -> User | None:
@@ -92,7 +97,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             auth.login(request, user)
             audit.record(actor=user, action="auth.login", target=user)
             return redirect(_safe_next(request, request.GET.get("next", "")))
-    return render(request, "identity/login.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "identity/login.html", {"form": form}, status=_status(form))
 
 
 def _safe_next(request: HttpRequest, target: str) -> str:
@@ -144,7 +149,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         if _otp_failed(request, user):
             return redirect("identity:login")
         form.add_error("token", _("That code is not right, or it has expired. Try the new one."))
-    return render(request, "identity/otp_verify.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "identity/otp_verify.html", {"form": form}, status=_status(form))
 
 
 def _qr_svg(uri: str) -> str:
@@ -167,14 +172,15 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         device = services.totp_device_create(actor=user, user=user)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.totp_device_confirm(actor=user, device=device, token=form.cleaned_data["token"].strip()):
+        code = form.cleaned_data["token"].strip()
+        if services.totp_device_confirm(actor=user, device=device, token=code):
             return _finish_staff_login(request, user, device)
         if _otp_failed(request, user):
             return redirect("identity:login")
         form.add_error("token", _("That code is not right. Check your app and try again."))
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     context = {"form": form, "secret": secret, "qr_svg": _qr_svg(device.config_url)}
-    return render(request, "identity/mfa_setup.html", context, status=400 if form.errors else 200)
+    return render(request, "identity/mfa_setup.html", context, status=_status(form))
 
 
 @public("signing out is always allowed")

@@ -6,7 +6,7 @@ import os
 
 from .base import *  # noqa: F403
 
-SECRET_KEY = "test-only-key"  # noqa: S105
+SECRET_KEY = "test-only-key"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only in tests
 CIVICSTACK_KEYS = os.environ.get(
@@ -20,7 +20,7 @@ CIVICSTACK_KEYS = os.environ.get(
     ),
 )
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 AXES_FAILURE_LIMIT = 3
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 STORAGES = {
