@@ -6,7 +6,9 @@ scope, so the generated cases reach the handlers rather than stopping at authent
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -17,6 +19,15 @@ from identity.tests.factories import AgencyFactory, staff
 
 schema = schemathesis.openapi.from_dict(api.get_openapi_schema())
 schema.app = get_wsgi_application()
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """The WSGI app is called directly, not through Django's test client, so stop the
+    end-of-request hook from closing the connection the test transaction lives on."""
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
