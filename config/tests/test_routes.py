@@ -17,7 +17,12 @@ def _api_operations() -> Iterator[tuple[str, str, Any, Any]]:
         for path, path_view in router.path_operations.items():
             for operation in path_view.operations:
                 for method in operation.methods:
-                    yield method, f"{prefix.rstrip('/')}/{path.lstrip('/')}", operation.view_func, operation
+                    yield (
+                        method,
+                        f"{prefix.rstrip('/')}/{path.lstrip('/')}",
+                        operation.view_func,
+                        operation,
+                    )
 
 
 def _page_routes(patterns=None, prefix="") -> Iterator[tuple[str, Any]]:

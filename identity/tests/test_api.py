@@ -65,7 +65,9 @@ def test_revoked_or_expired_token_is_refused(client, state):
     if state == "revoked":
         services.api_token_revoke(actor=citizen, token_id=token.pk)
     else:
-        ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        ApiToken.objects.filter(pk=token.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
     assert client.get("/api/v1/me", **_bearer(raw)).status_code == 401
 
 
@@ -203,8 +205,12 @@ def test_duplicate_agency_is_409():
     admin = verified(staff(Role.PLATFORM_ADMIN))
     raw = _token(admin, ["identity:write"])
     body = json.dumps({"code": "transport", "name": "Transport"})
-    first = Client().post("/api/v1/agencies", data=body, content_type="application/json", **_bearer(raw))
-    again = Client().post("/api/v1/agencies", data=body, content_type="application/json", **_bearer(raw))
+    first = Client().post(
+        "/api/v1/agencies", data=body, content_type="application/json", **_bearer(raw)
+    )
+    again = Client().post(
+        "/api/v1/agencies", data=body, content_type="application/json", **_bearer(raw)
+    )
     assert first.status_code == 201
     assert again.status_code == 409
     assert again.json()["code"] == "agency_exists"
