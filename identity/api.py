@@ -1,7 +1,12 @@
+from datetime import datetime
+from typing import Any
+
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
 
 from core.errors import NotFound, ValidationFailed
+from core.pagination import Paging
 from identity import policy, selectors, services
 from identity.api_auth import SessionAuth
 from identity.choices import Role
@@ -9,6 +14,8 @@ from identity.models import ApiToken, User
 from identity.schemas import (
     AgencyIn,
     AgencyOut,
+    AuditEntryOut,
+    AuditVerifyOut,
     MeOut,
     RoleIn,
     RoleOut,
@@ -183,3 +190,24 @@ def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
 @policy.public("the list of token scopes is documentation, not data")
 def scope_list(request: HttpRequest) -> list[str]:
     return sorted(services.api_scopes())
+
+
+class AuditFilter(Schema):
+    agency: str | None = Field(None, max_length=40)
+    subject_person: str | None = Field(None, max_length=100)
+    action: str | None = Field(None, max_length=100)
+    since: datetime | None = None
+
+
+@router.get("/audit", response=list[AuditEntryOut], operation_id="audit_list", tags=["audit"])
+@policy.requires("audit.view")
+@paginate(Paging)
+def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
+    return selectors.audit_entry_list(viewer=_user(request), **filters.dict())
+
+
+@router.post("/audit/verify", response=AuditVerifyOut, operation_id="audit_verify", tags=["audit"])
+@policy.requires("audit.verify")
+def audit_verify(request: HttpRequest, expect_head: str | None = None) -> AuditVerifyOut:
+    result = selectors.audit_verify(viewer=_user(request), expect_head=expect_head)
+    return AuditVerifyOut(**result.__dict__)

@@ -1,9 +1,12 @@
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import BlindIndexField, EncryptedTextField
 from identity.choices import AgencyKind, Role, UserKind
+
+NATIONAL_ID_INDEX = "person.national_id"
 
 
 class Agency(models.Model):
@@ -43,8 +46,11 @@ class User(AbstractUser):
     is_demo = models.BooleanField(
         default=False, help_text=_("Created by seed_demo; its TOTP code may be printed.")
     )
-
-    objects = UserManager()
+    national_id = EncryptedTextField(_("national ID"), blank=True, default="")
+    # Find a person by national ID: filter(national_id_index=lookup_value(User, ...)).
+    # One index context for national IDs everywhere, so an account can be matched to
+    # agency records about the same person without decrypting either.
+    national_id_index = BlindIndexField(source="national_id", context=NATIONAL_ID_INDEX)
 
     @property
     def is_staff_member(self) -> bool:

@@ -249,7 +249,8 @@ def _token_manage_own(user: User, obj: Any) -> bool:
 def _audit_view(user: User, obj: Any) -> bool:
     if is_platform_admin(user):
         return True
-    if obj is ANY_OBJECT:
+    if obj is ANY_OBJECT or obj is None:
+        # Listing: the selector narrows the list to the admin's own agencies.
         return bool(agencies_where(user, Role.AGENCY_ADMIN))
     # An agency admin reads the entries of their own agency only.
     code = getattr(obj, "agency", None)

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from ninja import Field, Schema
 
@@ -73,3 +74,26 @@ class TokenOut(Schema):
 
 class TokenCreatedOut(TokenOut):
     token: str = Field(..., description="The secret. Shown once; store it safely.")
+
+
+class AuditEntryOut(Schema):
+    seq: int
+    created_at: datetime
+    actor: str
+    agency: str
+    action: str
+    purpose: str
+    subject_person: str | None
+    target: str
+    data: dict[str, Any]
+    request_id: str
+    hash: str
+
+
+class AuditVerifyOut(Schema):
+    ok: bool
+    checked: int
+    first_broken_seq: int | None
+    reason: str
+    head_seq: int | None
+    head_hash: str

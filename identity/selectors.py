@@ -1,12 +1,15 @@
 """Reads of identity data; each applies the policy for its viewer."""
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import audit
+from core.models import AuditEntry
 from identity import policy
+from identity.choices import Role
 from identity.models import Agency, ApiToken, User
 
 TOKEN_PREFIX = "cs_"
@@ -71,3 +74,27 @@ def user_roles(*, user: User) -> list[tuple[str, str | None]]:
         (a.role, a.agency.code if a.agency else None)
         for a in user.role_assignments.select_related("agency").order_by("role")
     ]
+
+
+def audit_entry_list(
+    *,
+    viewer: User,
+    agency: str | None = None,
+    subject_person: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries the viewer may read: all for platform admins, their agency's otherwise."""
+    policy.authorize(viewer, "audit.view")
+    qs = audit.entries(agency=agency, subject_person=subject_person, action=action, since=since)
+    if not policy.is_platform_admin(viewer):
+        own = Agency.objects.filter(
+            pk__in=policy.agencies_where(viewer, Role.AGENCY_ADMIN)
+        ).values_list("code", flat=True)
+        qs = qs.filter(agency__in=list(own))
+    return qs
+
+
+def audit_verify(*, viewer: User, expect_head: str | None = None) -> audit.VerifyResult:
+    policy.authorize(viewer, "audit.verify")
+    return audit.verify(expect_head=expect_head)
