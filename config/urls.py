@@ -1,9 +1,16 @@
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from config.api import api
+from core.access import public
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path(
+        "i18n/setlang/",
+        public("choosing the page language needs no account")(set_language),
+        name="set_language",
+    ),
     path("", include("core.urls")),
     path("", include("identity.urls")),
 ]

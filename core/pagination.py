@@ -1,6 +1,8 @@
 """Paging for API lists, with bounds a database can always honour."""
 
-from ninja import Field, Schema
+from typing import Annotated
+
+from ninja import Field, Path, Schema
 from ninja.pagination import LimitOffsetPagination
 
 MAX_LIMIT = 500
@@ -15,3 +17,7 @@ class Paging(LimitOffsetPagination):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_limit=MAX_LIMIT, **kwargs)
+
+
+# A database id in a URL: positive and within a 64-bit integer, so no database chokes on it.
+PathId = Annotated[int, Path(..., ge=1, le=2**63 - 1)]

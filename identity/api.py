@@ -6,7 +6,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from core.errors import NotFound, ValidationFailed
-from core.pagination import Paging
+from core.pagination import Paging, PathId
 from identity import policy, selectors, services
 from identity.api_auth import SessionAuth
 from identity.choices import Role
@@ -72,7 +72,7 @@ def agency_create(request: HttpRequest, payload: AgencyIn) -> Status[AgencyOut]:
 @policy.requires("staff.list")
 def agency_staff_list(request: HttpRequest, code: str) -> list[StaffOut]:
     viewer = _user(request)
-    agency = selectors.agency_get(viewer=viewer, code=code)
+    agency = selectors.agency_get(code=code)
     return [
         StaffOut(
             username=u.username,
@@ -99,7 +99,7 @@ def _role(value: str) -> Role:
 @policy.requires("staff.manage")
 def agency_staff_create(request: HttpRequest, code: str, payload: StaffIn) -> Status[StaffOut]:
     actor = _user(request)
-    agency = selectors.agency_get(viewer=actor, code=code)
+    agency = selectors.agency_get(code=code)
     roles = tuple(_role(r) for r in payload.roles)
     user = services.staff_create(
         actor=actor,
@@ -135,7 +135,7 @@ def _staff_member(username: str) -> User:
 @policy.requires("staff.manage")
 def role_grant(request: HttpRequest, code: str, payload: RoleIn) -> Status[RoleOut]:
     actor = _user(request)
-    agency = selectors.agency_get(viewer=actor, code=code)
+    agency = selectors.agency_get(code=code)
     role = _role(payload.role)
     services.role_grant(actor=actor, user=_staff_member(payload.username), role=role, agency=agency)
     return Status(
@@ -147,7 +147,7 @@ def role_grant(request: HttpRequest, code: str, payload: RoleIn) -> Status[RoleO
 @policy.requires("staff.manage")
 def role_revoke(request: HttpRequest, code: str, payload: RoleIn) -> Status[None]:
     actor = _user(request)
-    agency = selectors.agency_get(viewer=actor, code=code)
+    agency = selectors.agency_get(code=code)
     services.role_revoke(
         actor=actor, user=_staff_member(payload.username), role=_role(payload.role), agency=agency
     )
@@ -181,7 +181,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedO
 
 @router.delete("/tokens/{token_id}", response={204: None}, operation_id="token_revoke")
 @policy.requires("token.manage_own")
-def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
+def token_revoke(request: HttpRequest, token_id: PathId) -> Status[None]:
     services.api_token_revoke(actor=_user(request), token_id=token_id)
     return Status(204, None)
 

@@ -230,7 +230,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        "django.server": {"level": "WARNING"},
+        # Django's own handlers print plain text; without them each django.* line goes
+        # once, as JSON, through the root handler. The access line replaces runserver's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "ERROR", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
     },
 }

@@ -6,7 +6,7 @@ scope, so the generated cases reach the handlers rather than stopping at authent
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
@@ -25,8 +25,10 @@ schema.app = get_wsgi_application()
 def keep_test_connection():
     """The WSGI app is called directly, not through Django's test client, so stop the
     end-of-request hook from closing the connection the test transaction lives on."""
+    request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     yield
+    request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
 
 

@@ -1,0 +1,100 @@
+# CivicStack: `make help` lists the targets. The quick start is `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PEOPLE ?= 2000
+SEED ?= 1
+PYTEST_ARGS ?=
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV := DJANGO_SETTINGS_MODULE=config.settings.dev
+TEST := DJANGO_SETTINGS_MODULE=config.settings.test
+
+
+.PHONY: help venv install messages demo demo-reset serve worker migrate test pytest lint fmt typecheck \
+	check openapi clean distclean
+
+help: ## List the targets
+	@echo "CivicStack: make <target> [PORT=8000] [PEOPLE=2000] [SEED=1] [PYTEST_ARGS=...]"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+$(PY):
+	@python=$$(sh scripts/find-python) && echo "Creating $(VENV) with $$python" \
+		&& "$$python" -m venv $(VENV)
+
+venv: $(PY) ## Create .venv with Python 3.12+ (found by scripts/find-python)
+
+# Reinstalls only when pyproject.toml changes, so repeated runs take a second.
+$(STAMP): pyproject.toml | $(PY)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| { echo "$(VENV) uses Python < 3.12; run 'make distclean' and retry" >&2; exit 1; }
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# Translations are compiled from the committed .po files (needs gettext's msgfmt).
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+%.mo: %.po
+	msgfmt --check-format -o $@ $<
+
+install: $(STAMP) $(MO) ## Install CivicStack and its dev tools into .venv; compile translations
+
+messages: install ## Refresh the .po files from the code (then translate and commit them)
+	$(TEST) $(PY) manage.py makemessages -l es --ignore=$(VENV) --ignore='*/tests/*' --ignore=bench
+
+migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_URL is set)
+	$(DEV) $(PY) manage.py migrate --noinput
+
+demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
+	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED)
+	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
+
+demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)
+	rm -rf var/civicstack.sqlite3 var/civicstack.sqlite3-wal var/civicstack.sqlite3-shm \
+		var/keys.json var/log
+
+serve: migrate ## Run only the web server (DEBUG, no worker)
+	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+worker: migrate ## Run only the background task worker
+	$(DEV) $(PY) manage.py db_worker --no-reload
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install ## Format the code and apply safe lint fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install ## mypy with django-stubs
+	$(VENV)/bin/mypy .
+
+check: install ## Django system checks and missing-migration check
+	$(TEST) $(PY) manage.py check
+	$(TEST) $(PY) manage.py makemigrations --check --dry-run
+
+# Exit status 5 means pytest collected no tests: not a failure for this target.
+pytest: install ## Run the test suite only (PYTEST_ARGS=... to select)
+	@rc=0; $(TEST) $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+
+test: lint typecheck check pytest ## Everything CI runs on SQLite: lint, types, checks, tests
+
+openapi: install ## Write docs/openapi.json from the API (commit it with API changes)
+	$(TEST) $(PY) manage.py export_openapi_schema --api config.api.api --indent 2 --sorted \
+		--output docs/openapi.json
+
+clean: ## Remove caches and build leftovers (keeps .venv and var/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage build dist \
+		test-artifacts *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean ## Also remove .venv and var/ (the demo database and its keys)
+	rm -rf $(VENV) var
