@@ -52,7 +52,7 @@ migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_UR
 	$(DEV) $(PY) manage.py migrate --noinput
 
 demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
-	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED)
+	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED) --truth var/truth.csv
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
 
 demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)

@@ -70,8 +70,10 @@ install_problem_handlers(api)
 
 def _mount_routers() -> None:
     from identity.api import router as identity_router
+    from registry.api import router as registry_router
 
     api.add_router("/", identity_router)
+    api.add_router("/registry", registry_router)
 
 
 _mount_routers()

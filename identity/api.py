@@ -49,7 +49,7 @@ def me_get(request: HttpRequest) -> MeOut:
         email=user.email,
         agency=user.agency.code if user.agency else None,
         roles=_roles_out(user),
-        mfa_verified=policy.mfa_satisfied(user) and user.is_staff_member,
+        mfa_verified=policy.mfa_satisfied(user) and user.needs_mfa,
     )
 
 

@@ -57,6 +57,12 @@ class User(AbstractUser):
         return self.kind == UserKind.STAFF
 
     @property
+    def needs_mfa(self) -> bool:
+        """Staff and partner developers sign in with a second factor; citizens by password
+        (their identity is verified separately, against agency records)."""
+        return self.kind != UserKind.CITIZEN
+
+    @property
     def is_citizen(self) -> bool:
         return self.kind == UserKind.CITIZEN
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from core.access import mark
 from core.errors import NotAuthenticated, PermissionDenied
-from identity.choices import Role, UserKind
+from identity.choices import Role
 
 if TYPE_CHECKING:
     from identity.models import Agency, User
@@ -93,8 +93,8 @@ def is_platform_admin(user: User) -> bool:
 
 
 def mfa_satisfied(user: User) -> bool:
-    """Staff need a second factor in this session (or a token minted from one)."""
-    if user.kind != UserKind.STAFF:
+    """Staff and partners need a second factor in this session (or a token minted from one)."""
+    if not user.needs_mfa:
         return True
     if getattr(user, "civic_via_token", False) or getattr(user, "civic_system", False):
         return True
@@ -287,3 +287,12 @@ def _source_record_manage(user: User, obj: Any) -> bool:
 
 # Re-exported so routes and views take every access marker from one module.
 from core.access import public as public  # noqa: E402
+
+
+@permission(
+    "demo.seed",
+    scope="platform:write",
+    description="Load the synthetic demo government (every agency at once).",
+)
+def _demo_seed(user: User, obj: Any) -> bool:
+    return is_platform_admin(user)

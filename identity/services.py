@@ -63,6 +63,7 @@ def _new_user(
     last_name: str = "",
     agency: Agency | None = None,
     is_demo: bool = False,
+    national_id: str = "",
 ) -> User:
     if User.objects.filter(username__iexact=username).exists():
         raise UsernameTaken(f"The username {username!r} is taken.")
@@ -74,6 +75,7 @@ def _new_user(
         kind=kind,
         agency=agency,
         is_demo=is_demo,
+        national_id=national_id.strip(),
     )
     _check_password(password, user)
     user.set_password(password)
@@ -130,9 +132,14 @@ def citizen_register(
     email: str,
     first_name: str = "",
     last_name: str = "",
+    national_id: str = "",
     is_demo: bool = False,
 ) -> User:
-    """Self-service sign-up: the new citizen is the actor of their own registration."""
+    """Self-service sign-up: the new citizen is the actor of their own registration.
+
+    The national ID, when given, is kept encrypted; it is what later links the account to
+    the person's records in the agencies.
+    """
     user = _new_user(
         username=username,
         password=password,
@@ -141,8 +148,45 @@ def citizen_register(
         first_name=first_name,
         last_name=last_name,
         is_demo=is_demo,
+        national_id=national_id,
     )
-    audit.record(actor=user, action="citizen.register", target=user)
+    audit.record(
+        actor=user,
+        action="citizen.register",
+        target=user,
+        data={"national_id_given": bool(national_id)},
+    )
+    return user
+
+
+@transaction.atomic
+def partner_developer_create(
+    *,
+    actor: User,
+    organisation: Agency,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    is_demo: bool = False,
+) -> User:
+    """A developer at a partner organisation, who gets API credentials but no case data."""
+    if organisation.kind != AgencyKind.PARTNER:
+        raise ValidationFailed(errors={"organisation": ["must be a partner organisation"]})
+    policy.authorize(actor, "staff.manage", organisation)
+    user = _new_user(
+        username=username,
+        password=password,
+        kind=UserKind.PARTNER,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        agency=organisation,
+        is_demo=is_demo,
+    )
+    audit.record(actor=actor, action="partner_developer.create", target=user)
+    role_grant(actor=actor, user=user, role=Role.PARTNER_DEVELOPER, agency=organisation)
     return user
 
 

@@ -82,7 +82,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return render(request, "identity/locked_out.html", status=429)
         if user is None:
             form.add_error(None, _("The username or password is not right."))
-        elif user.kind == "staff":
+        elif user.needs_mfa:
             # Password accepted; the session is not signed in until the second factor.
             request.session.cycle_key()
             request.session[PENDING_KEY] = {

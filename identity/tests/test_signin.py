@@ -152,3 +152,32 @@ def test_totp_code_refuses_real_accounts():
     totp_device(worker)
     with pytest.raises(CommandError, match="not a demo account"):
         call_command("totp_code", worker.username)
+
+
+def test_partner_developers_also_need_a_second_factor(client):
+    from identity import services
+    from identity.choices import AgencyKind
+    from identity.tests.factories import AgencyFactory
+
+    admin = staff(Role.PLATFORM_ADMIN)
+    admin.civic_system = True
+    labs = AgencyFactory(code="labs", kind=AgencyKind.PARTNER)
+    developer = services.partner_developer_create(
+        actor=admin, organisation=labs, username="dev", password=PASSWORD
+    )
+    assert developer.role_assignments.get().role == Role.PARTNER_DEVELOPER
+    response = _password_step(client, developer)
+    assert response["Location"] == "/accounts/mfa/setup/"
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_citizen_registration_keeps_the_national_id_encrypted_and_findable():
+    from core.fields import lookup_value
+    from identity import services
+    from identity.models import User
+
+    services.citizen_register(
+        username="ana", password=PASSWORD, email="ana@example.org", national_id="12 345 678"
+    )
+    found = User.objects.get(national_id_index=lookup_value(User, "national_id", "12345678"))
+    assert found.username == "ana"
