@@ -1,7 +1,7 @@
 """Reads of identity data; each applies the policy for its viewer."""
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -76,6 +76,18 @@ def user_roles(*, user: User) -> list[tuple[str, str | None]]:
     ]
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """Databases differ on odd UTC offsets (PostgreSQL refuses +16:30): compare in UTC,
+    clamping moments whose UTC form falls outside the calendar Python can represent."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.max if moment.year > 1 else datetime.min
+        return edge.replace(tzinfo=UTC)
+
+
 def audit_entry_list(
     *,
     viewer: User,
@@ -86,6 +98,8 @@ def audit_entry_list(
 ) -> QuerySet[AuditEntry]:
     """Audit entries the viewer may read: all for platform admins, their agency's otherwise."""
     policy.authorize(viewer, "audit.view")
+    if since is not None:
+        since = _in_utc(since)
     qs = audit.entries(agency=agency, subject_person=subject_person, action=action, since=since)
     if not policy.is_platform_admin(viewer):
         own = Agency.objects.filter(

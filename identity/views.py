@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from core import audit
 from core.access import mark, public
 from identity import policy, selectors, services
+from identity.choices import Role
 from identity.forms import LoginForm, OtpForm
 from identity.models import User
 
@@ -53,7 +54,8 @@ def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., H
 @page("profile.view_own")
 def home(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    return render(request, "identity/home.html", {"roles": selectors.user_roles(user=user)})
+    roles = [(Role(role).label, agency) for role, agency in selectors.user_roles(user=user)]
+    return render(request, "identity/home.html", {"roles": roles})
 
 
 def _status(form: Any) -> int:

@@ -5,6 +5,10 @@ import json
 import os
 
 from .base import *  # noqa: F403
+from .base import VAR_DIR
+
+# `manage.py check` opens the default database; on a fresh clone var/ does not exist yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = "test-only-key"
 DEBUG = False

@@ -72,3 +72,13 @@ def test_audit_list_filters_by_action():
     services.agency_create(actor=admin, code="transport", name="Transport")
     response = _client_for(admin).get("/api/v1/audit", {"action": "agency.create"})
     assert [i["action"] for i in response.json()["items"]] == ["agency.create"]
+
+
+@pytest.mark.parametrize(
+    "since", ["7495-09-02T14:59:43+16:30", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"]
+)
+def test_audit_since_with_unusual_offsets_is_answered(since):
+    admin = verified(staff(Role.PLATFORM_ADMIN))
+    services.agency_create(actor=admin, code="transport", name="Transport")
+    response = _client_for(admin).get("/api/v1/audit", {"since": since})
+    assert response.status_code == 200
