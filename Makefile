@@ -91,6 +91,20 @@ openapi: install ## Write docs/openapi.json from the API (commit it with API cha
 	$(TEST) $(PY) manage.py export_openapi_schema --api config.api.api --indent 2 --sorted \
 		--output docs/openapi.json
 
+# Benchmarks (docs/benchmarks.md): figures go to bench/results/ and docs/benchmarks.md.
+BENCH_PEOPLE ?= 10000
+BENCH_REPEAT ?= 3
+BENCH_LOADER_PEOPLE ?= 2000
+BENCH_STREAM ?= 10000,100000,1000000
+BENCH_LIST_PEOPLE ?= 100000
+BENCH_FULL_LOAD ?= 0
+
+.PHONY: bench-seed
+bench-seed: install ## Benchmark seed_demo: time, bulk vs per-row, flat memory (~8 min; BENCH_*=...)
+	$(PY) -m bench.seed --people $(BENCH_PEOPLE) --seed $(SEED) --repeat $(BENCH_REPEAT) \
+		--loader-people $(BENCH_LOADER_PEOPLE) --stream $(BENCH_STREAM) \
+		--list-people $(BENCH_LIST_PEOPLE) --full-load $(BENCH_FULL_LOAD)
+
 clean: ## Remove caches and build leftovers (keeps .venv and var/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage build dist \
 		test-artifacts *.egg-info

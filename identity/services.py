@@ -83,6 +83,45 @@ def _new_user(
     return user
 
 
+def _member_create(
+    *,
+    actor: User,
+    agency: Agency,
+    kind: UserKind,
+    action: str,
+    roles: tuple[Role, ...],
+    username: str,
+    password: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    is_demo: bool,
+) -> User:
+    """A member of an organisation (staff or partner developer) with their roles there."""
+    policy.authorize(actor, "staff.manage", agency)
+    user = _new_user(
+        username=username,
+        password=password,
+        kind=kind,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        agency=agency,
+        is_demo=is_demo,
+    )
+    audit.record(
+        actor=actor, action=action, target=user, agency=agency.code, data={"username": username}
+    )
+    for role in roles:
+        role_grant(
+            actor=actor,
+            user=user,
+            role=role,
+            agency=None if role == Role.PLATFORM_ADMIN else agency,
+        )
+    return user
+
+
 @transaction.atomic
 def staff_create(
     *,
@@ -96,32 +135,19 @@ def staff_create(
     roles: tuple[Role, ...] = (),
     is_demo: bool = False,
 ) -> User:
-    policy.authorize(actor, "staff.manage", agency)
-    user = _new_user(
+    return _member_create(
+        actor=actor,
+        agency=agency,
+        kind=UserKind.STAFF,
+        action="staff.create",
+        roles=roles,
         username=username,
         password=password,
-        kind=UserKind.STAFF,
         email=email,
         first_name=first_name,
         last_name=last_name,
-        agency=agency,
         is_demo=is_demo,
     )
-    audit.record(
-        actor=actor,
-        action="staff.create",
-        target=user,
-        agency=agency.code,
-        data={"username": username},
-    )
-    for role in roles:
-        role_grant(
-            actor=actor,
-            user=user,
-            role=role,
-            agency=None if role == Role.PLATFORM_ADMIN else agency,
-        )
-    return user
 
 
 @transaction.atomic
@@ -174,20 +200,19 @@ def partner_developer_create(
     """A developer at a partner organisation, who gets API credentials but no case data."""
     if organisation.kind != AgencyKind.PARTNER:
         raise ValidationFailed(errors={"organisation": ["must be a partner organisation"]})
-    policy.authorize(actor, "staff.manage", organisation)
-    user = _new_user(
+    return _member_create(
+        actor=actor,
+        agency=organisation,
+        kind=UserKind.PARTNER,
+        action="partner_developer.create",
+        roles=(Role.PARTNER_DEVELOPER,),
         username=username,
         password=password,
-        kind=UserKind.PARTNER,
         email=email,
         first_name=first_name,
         last_name=last_name,
-        agency=organisation,
         is_demo=is_demo,
     )
-    audit.record(actor=actor, action="partner_developer.create", target=user)
-    role_grant(actor=actor, user=user, role=Role.PARTNER_DEVELOPER, agency=organisation)
-    return user
 
 
 @transaction.atomic
