@@ -100,7 +100,7 @@ BENCH_LIST_PEOPLE ?= 100000
 BENCH_FULL_LOAD ?= 0
 
 .PHONY: bench-seed
-bench-seed: install ## Benchmark seed_demo: time, bulk vs per-row, flat memory (~8 min; BENCH_*=...)
+bench-seed: install ## Benchmark seed_demo: time, bulk vs per-row, flat memory (~5 min; BENCH_*=...)
 	$(PY) -m bench.seed --people $(BENCH_PEOPLE) --seed $(SEED) --repeat $(BENCH_REPEAT) \
 		--loader-people $(BENCH_LOADER_PEOPLE) --stream $(BENCH_STREAM) \
 		--list-people $(BENCH_LIST_PEOPLE) --full-load $(BENCH_FULL_LOAD)

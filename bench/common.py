@@ -98,7 +98,7 @@ def machine() -> dict[str, Any]:
 
 def machine_line(info: Mapping[str, Any]) -> str:
     return (
-        f"{info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; {info['os']}; "
+        f"{info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; {info['os']};\n"
         f"Python {info['python']}, SQLite {info['sqlite']}; run {info['date']}"
     )
 
