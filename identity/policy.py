@@ -296,3 +296,49 @@ from core.access import public as public  # noqa: E402
 )
 def _demo_seed(user: User, obj: Any) -> bool:
     return is_platform_admin(user)
+
+
+# --- decisions (DMN models, evaluation, simulation) -------------------------------------
+
+
+@permission(
+    "decision_model.view",
+    scope="decisions:read",
+    description="See an agency's decision models, their versions and explanations.",
+)
+def _decision_model_view(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or _in_agency(
+        user,
+        obj,
+        Role.POLICY_ANALYST,
+        Role.CASEWORKER,
+        Role.SUPERVISOR,
+        Role.AGENCY_ADMIN,
+    )
+
+
+@permission(
+    "decision_model.manage",
+    scope="decisions:write",
+    description="Upload decision model versions and schedule their activation.",
+)
+def _decision_model_manage(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.POLICY_ANALYST)
+
+
+@permission(
+    "decision.evaluate",
+    scope="decisions:write",
+    description="Evaluate an agency's active decision model on given inputs (recorded).",
+)
+def _decision_evaluate(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.POLICY_ANALYST, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+@permission(
+    "decision.simulate",
+    scope="decisions:read",
+    description="Re-run a candidate model version over recorded inputs and compare.",
+)
+def _decision_simulate(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.POLICY_ANALYST, Role.SUPERVISOR)
