@@ -105,6 +105,18 @@ bench-seed: install ## Benchmark seed_demo: time, bulk vs per-row, flat memory (
 		--loader-people $(BENCH_LOADER_PEOPLE) --stream $(BENCH_STREAM) \
 		--list-people $(BENCH_LIST_PEOPLE) --full-load $(BENCH_FULL_LOAD)
 
+BENCH_INPUTS ?= 4000
+BENCH_ROUNDS ?= 3
+BENCH_WINDOWS ?= 3
+BENCH_SECONDS ?= 2
+BENCH_NOTE ?=
+
+.PHONY: bench-decisions
+bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs SpiffWorkflow (~2 min)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m bench.decisions --inputs $(BENCH_INPUTS) --rounds $(BENCH_ROUNDS) \
+		--windows $(BENCH_WINDOWS) --seconds $(BENCH_SECONDS) --seed $(SEED) --note '$(BENCH_NOTE)'
+
 clean: ## Remove caches and build leftovers (keeps .venv and var/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage build dist \
 		test-artifacts *.egg-info
