@@ -69,11 +69,13 @@ install_problem_handlers(api)
 
 
 def _mount_routers() -> None:
+    from decisions.api import router as decisions_router
     from identity.api import router as identity_router
     from registry.api import router as registry_router
 
     api.add_router("/", identity_router)
     api.add_router("/registry", registry_router)
+    api.add_router("/decisions", decisions_router)
 
 
 _mount_routers()

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -65,6 +66,10 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(AuthenticationError)
     def on_auth_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return problem_response(api, request, NotAuthenticated())
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return problem_response(api, request, _http_problem(413, "The request body is too large."))
 
     @api.exception_handler(Http404)
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:

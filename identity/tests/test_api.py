@@ -247,3 +247,11 @@ def test_password_login_of_staff_is_not_enough_for_api(client):
     response = client.post("/accounts/login/", {"username": worker.username, "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_oversized_body_is_413_problem_not_500(client):
+    client.force_login(CitizenFactory())
+    body = json.dumps({"name": "x" * (3 * 1024 * 1024), "scopes": ["profile:read"]})
+    response = client.post("/api/v1/tokens", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
