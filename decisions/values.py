@@ -95,6 +95,7 @@ def _encode(value: Any, path: str, depth: int) -> Any:
             "end": _encode_endpoint(value.end, path, depth),
             "start_included": value.start_included,
             "end_included": value.end_included,
+            **({"unary": value.unary} if value.unary else {}),
         }
     if isinstance(value, feel.FeelFunction):
         return {TYPE_KEY: "function", "name": value.name, "params": list(value.params)}
@@ -193,4 +194,7 @@ def _decode_range(data: dict[str, Any], path: str, depth: int) -> feel.Range:
     included = (data.get("start_included", True), data.get("end_included", True))
     if not all(isinstance(flag, bool) for flag in included):
         raise ValueEncodingError("range inclusion flags must be booleans", path=path)
-    return feel.Range(endpoint("start"), endpoint("end"), included[0], included[1])
+    unary = data.get("unary")
+    if unary is not None and unary != "=":
+        raise ValueEncodingError("range 'unary' can only be '='", path=path)
+    return feel.Range(endpoint("start"), endpoint("end"), included[0], included[1], unary=unary)

@@ -22,6 +22,10 @@ from decisions.dmn.trace import NodeTrace, RuleTrace, TableTrace, Trace
 
 MAX_SECONDS = 5.0
 MAX_DEPTH = 150
+# The FEEL budget of one whole evaluation (every expression and test of every decision in it),
+# unless the model is given its own limits.
+DEFAULT_LIMITS = feel.Limits(max_seconds=MAX_SECONDS)
+_UNSET: Any = object()
 
 
 @dataclass
@@ -43,6 +47,7 @@ class _Run:
         deadline: float,
         overrides: Mapping[m.Ref, Any] | None = None,
         limits: feel.Limits | None = None,
+        session: feel.Session | None = None,
     ) -> None:
         self.inputs = inputs
         self.overrides = dict(overrides or {})
@@ -52,6 +57,8 @@ class _Run:
         self.trace = trace
         self.deadline = deadline
         self.limits = limits
+        # one FEEL state for every expression of the evaluation: one step and time budget
+        self.session = session or feel.Session(limits or DEFAULT_LIMITS)
         self.depth = 0
         self.node: NodeTrace | None = None
 
@@ -62,6 +69,7 @@ class _Run:
             deadline=self.deadline,
             overrides=overrides,
             limits=self.limits,
+            session=self.session,
         )
         run.depth = self.depth
         return run
@@ -98,6 +106,8 @@ class DmnModel:
             names.update(i.name for i in defs.imports)
         self.extra_names = frozenset(names)
         self._resolvers: dict[str, Any] = {}
+        self._needs: dict[m.Ref, Any] = {}
+        self._input_types: dict[m.Ref, DmnType] = {}
         self._validate()
         self._by_name: dict[tuple[str, str], m.DrgElement] = {}
         for defs in reversed(self.all):
@@ -285,13 +295,15 @@ class DmnModel:
     def _input_refs(self, inputs: Mapping[str, Any]) -> dict[m.Ref, Any]:
         """Inputs by name ("Age") or qualified by namespace ("{namespace}Age")."""
         by_ref: dict[m.Ref, Any] = {}
+        main = self.main.namespace
+        by_name = self._by_name
         for key, value in inputs.items():
-            namespace, name = self.main.namespace, key
-            if key.startswith("{") and "}" in key:
+            element = by_name.get((main, key))
+            if element is None and key.startswith("{") and "}" in key:
                 namespace, _, name = key[1:].partition("}")
-            element = self._by_name.get((namespace, name))
+                element = by_name.get((namespace, name))
             if element is not None:
-                by_ref[element.ref] = feel.to_feel(value)
+                by_ref[element.ref] = value if type(value) in _FEEL_SCALARS else feel.to_feel(value)
         return by_ref
 
     def evaluate(self, decision: str, inputs: Mapping[str, Any]) -> EvaluationResult:
@@ -389,33 +401,63 @@ class DmnModel:
         bucket[element.name] = value
 
     def _requirements(self, element: m.DrgElement, defs: m.Definitions, run: _Run) -> dict:
+        needs = self._needs.get(element.ref)
+        if needs is None:
+            needs = self._needs[element.ref] = self._find_needs(element)
+        inputs, decisions, knowledge = needs
         scope: dict[str, Any] = {}
+        local = defs.namespace
+        for data in inputs:
+            if data.namespace == local:
+                scope[data.name] = self._input(data, run)
+            else:
+                self._bind(scope, defs, data, self._input(data, run))
+        for required in decisions:
+            self._bind(scope, defs, required, self._decision(required, run))
+        for function in knowledge:
+            self._bind(scope, defs, function, self._function_of(function, run))
+        return scope
+
+    def _find_needs(
+        self, element: m.DrgElement
+    ) -> tuple[list[m.DrgElement], list[m.Decision], list[m.DrgElement]]:
+        """The input data, decisions and knowledge an element requires (refs resolved)."""
+        inputs: list[m.DrgElement] = []
+        decisions: list[m.Decision] = []
         if isinstance(element, m.Decision):
             for ref in element.required_inputs:
                 data = self._find(ref)
                 assert data is not None
-                self._bind(scope, defs, data, self._input(data, run))
+                inputs.append(data)
             for ref in element.required_decisions:
                 required = self._find(ref)
                 assert isinstance(required, m.Decision)
-                self._bind(scope, defs, required, self._decision(required, run))
+                decisions.append(required)
+        knowledge: list[m.DrgElement] = []
         for ref in getattr(element, "required_knowledge", []):
-            knowledge = self._find(ref)
-            assert knowledge is not None
-            self._bind(scope, defs, knowledge, self._function_of(knowledge, run))
-        return scope
+            found = self._find(ref)
+            assert found is not None
+            knowledge.append(found)
+        return inputs, decisions, knowledge
 
     def _input(self, data: m.DrgElement, run: _Run) -> Any:
         ref = data.ref
-        if ref in run.memo:
-            return run.memo[ref]
+        memo = run.memo
+        if ref in memo:
+            return memo[ref]
         value = run.inputs.get(ref)
-        node = NodeTrace("input", data.name, data.id, result=value)
-        value = self._coerce(value, data.type_ref, self._defs(data), "input", node)
-        if node.messages:
-            node.result = value
-            run.trace.add(node)
-        run.memo[ref] = value
+        dmn_type = self._input_types.get(ref)
+        if dmn_type is None:
+            dmn_type = self._input_types[ref] = self._type(data.type_ref, self._defs(data))
+        if value is not None and dmn_type is not ANY:
+            ok, converted = dmn_type.convert(value)
+            if not ok:
+                node = NodeTrace("input", data.name, data.id, result=value)
+                converted = self._coerce(value, data.type_ref, self._defs(data), "input", node)
+                node.result = converted
+                run.trace.add(node)
+            value = converted
+        memo[ref] = value
         return value
 
     # --- BKMs and decision services as FEEL functions -------------------------------------------
@@ -630,19 +672,28 @@ class DmnModel:
         return compiled
 
     def _feel(self, compiled: Any, scope: Mapping[str, Any], ctx: _Ctx, element: m.Element) -> Any:
-        warnings: list[str] = []
+        session = ctx.run.session
+        warnings = session.messages
+        start = len(warnings)
+        previous = session.types
+        session.types = self._resolver(ctx.defs)
         try:
-            value = compiled.evaluate(
-                scope,
-                limits=ctx.run.limits,
-                warnings=warnings,
-                types=self._resolver(ctx.defs),
-            )
+            value = compiled.run(feel.Env(scope, None, session))
         except feel.FeelLimitExceeded as exc:
             raise DmnEvaluationError(f"{exc} ({element.where()})") from None
-        for warning in warnings[:20]:
-            self._error(ctx, element, warning)
+        finally:
+            session.types = previous
+        if len(warnings) > start:
+            self._flush(ctx, element, warnings, start)
         return value
+
+    def _flush(
+        self, ctx: _Ctx, element: m.Element, warnings: list[str], start: int, most: int = 20
+    ) -> None:
+        """Move the session's warnings since `start` to the trace, naming the element."""
+        for warning in warnings[start : start + most]:
+            self._error(ctx, element, warning)
+        del warnings[start:]
 
     def _literal(self, expr: m.LiteralExpression, scope: Mapping[str, Any], ctx: _Ctx) -> Any:
         if not expr.text.strip():
@@ -780,40 +831,126 @@ class DmnModel:
             return None
         if compiled.is_any:
             return True
-        warnings: list[str] = []
+        session = ctx.run.session
+        warnings = session.messages
+        start = len(warnings)
+        previous = session.types
+        session.types = self._resolver(ctx.defs)
         try:
-            outcome = compiled.test(
-                value,
-                scope,
-                limits=ctx.run.limits,
-                warnings=warnings,
-                types=self._resolver(ctx.defs),
-            )
+            outcome = compiled.match(value, feel.Env(scope, None, session))
         except feel.FeelLimitExceeded as exc:
             raise DmnEvaluationError(f"{exc} ({text.where()})") from None
-        for warning in warnings[:5]:
-            self._error(ctx, text, warning)
+        finally:
+            session.types = previous
+        if len(warnings) > start:
+            self._flush(ctx, text, warnings, start, 5)
         return outcome
 
-    def _compiled_rules(
+    def _table_plan(
         self, table: m.DecisionTable, scope: Mapping[str, Any], ctx: _Ctx
-    ) -> list[tuple[m.Rule, list[Any], list[str], str | None]]:
-        """Per rule: its compiled input entries (None for "-"), their texts, its annotation."""
+    ) -> _TablePlan:
+        """The table compiled for the names in scope (cached on the table)."""
         key = frozenset(scope)
         found = table.compiled.get(key)
         if found is None:
-            found = []
-            for rule in table.rules:
-                tests = []
-                for entry in rule.input_entries:
-                    test = self._tests(entry, scope, ctx, key)
-                    tests.append(None if test is not False and test.is_any else test)
-                texts = [e.text for e in rule.input_entries]
-                annotation = "; ".join(a for a in rule.annotations if a) or rule.description
-                found.append((rule, tests, texts, annotation))
+            found = self._build_plan(table, scope, key, ctx)
             if len(table.compiled) < 64:
                 table.compiled[key] = found
-        return found
+        plan: _TablePlan = found
+        return plan
+
+    def _build_plan(
+        self, table: m.DecisionTable, scope: Mapping[str, Any], key: frozenset[str], ctx: _Ctx
+    ) -> _TablePlan:
+        plan = _TablePlan()
+        for clause in table.inputs:
+            plan.labels.append(clause.label or clause.expression.text.strip())
+            expression = (
+                self._compile(clause.expression, scope, ctx)
+                if clause.expression.text.strip()
+                else None
+            )
+            allowed = clause.input_values
+            tests = None
+            if allowed is not None and allowed.text.strip() != "-":
+                tests = self._tests(allowed, scope, ctx, key)
+            plan.inputs.append((clause, expression, tests))
+        # Input entries: one slot per distinct (column, text), tested at most once per evaluation.
+        slots: dict[tuple[int, str], int] = {}
+        dash_masks = [0] * len(table.inputs)
+        slot_masks: list[int] = []
+        simple = True
+        for index, rule in enumerate(table.rules):
+            bit = 1 << index
+            plan.all_mask |= bit
+            entries = []
+            for column, entry in enumerate(rule.input_entries):
+                compiled = self._tests(entry, scope, ctx, key)
+                if compiled is not False and compiled.is_any:
+                    dash_masks[column] |= bit
+                    continue
+                slot = slots.get((column, entry.text))
+                if slot is None:
+                    slot = slots[(column, entry.text)] = len(plan.matchers)
+                    plan.slot_entries.append(entry)
+                    plan.slot_columns.append(column)
+                    slot_masks.append(0)
+                    if compiled is False:  # a syntax error, already reported: null
+                        plan.matchers.append(_null_test)
+                    else:
+                        plan.matchers.append(compiled.match)
+                        simple = simple and compiled.simple
+                slot_masks[slot] |= bit
+                entries.append((column, slot))
+            plan.rule_entries.append(tuple(entries))
+            plan.rule_texts.append([e.text for e in rule.input_entries])
+            annotation = "; ".join(a for a in rule.annotations if a) or rule.description
+            plan.rule_annotations.append(annotation)
+            plan.rule_outputs.append(self._static_output(table, rule, scope, ctx))
+        plan.eager = simple
+        plan.columns = [
+            (
+                dash_masks[column],
+                tuple(
+                    (slot, slot_masks[slot])
+                    for slot in range(len(slot_masks))
+                    if plan.slot_columns[slot] == column
+                ),
+            )
+            for column in range(len(table.inputs))
+        ]
+        plan.slot_pairs = list(zip(plan.slot_columns, plan.matchers, strict=True))
+        return plan
+
+    def _static_output(
+        self, table: m.DecisionTable, rule: m.Rule, scope: Mapping[str, Any], ctx: _Ctx
+    ) -> Any:
+        """A rule's output when every output entry is a literal that conforms, else `_UNSET`."""
+        single = len(table.outputs) == 1
+        row: dict[str, Any] = {}
+        if len(rule.output_entries) != len(table.outputs):
+            return _UNSET
+        for index, (clause, entry) in enumerate(
+            zip(table.outputs, rule.output_entries, strict=True), start=1
+        ):
+            if not entry.text.strip():
+                return _UNSET
+            compiled = self._compile(entry, scope, ctx)
+            if compiled is False or compiled.constant is feel.NO_CONSTANT:
+                return _UNSET
+            value = compiled.constant
+            for type_ref in (entry.type_ref, clause.type_ref):
+                if type_ref:
+                    ok, value = self._type(type_ref, ctx.defs).convert(value)
+                    if not ok:
+                        return _UNSET
+            listed = clause.output_values
+            if listed is not None and value is not None and listed.text.strip() != "-":
+                tests = self._tests(listed, {}, ctx)
+                if tests is False or not tests.simple or tests.match(value, None) is False:
+                    return _UNSET
+            row[clause.name or clause.label or f"output {index}"] = value
+        return next(iter(row.values())) if single else row
 
     def _output_values(self, clause: m.OutputClause, ctx: _Ctx) -> list[Any] | None:
         """The output values in priority order: the clause's, else its type's allowed values."""
@@ -832,76 +969,126 @@ class DmnModel:
         return values if isinstance(values, list) else None
 
     def _table(self, table: m.DecisionTable, scope: dict[str, Any], ctx: _Ctx) -> Any:
+        plan = self._table_plan(table, scope, ctx)
         name = ctx.node.name if table.output_label is None else table.output_label
         trace = TableTrace(table.id, name, table.hit_policy, table.aggregation)
         ctx.node.tables.append(trace)
+        session = ctx.run.session
+        previous = session.types
+        session.types = self._resolver(ctx.defs)
+        try:
+            return self._table_run(table, plan, scope, ctx, trace)
+        except RecursionError:
+            raise DmnEvaluationError(f"evaluation nested too deeply ({table.where()})") from None
+        finally:
+            session.types = previous
 
+    def _table_run(
+        self,
+        table: m.DecisionTable,
+        plan: _TablePlan,
+        scope: dict[str, Any],
+        ctx: _Ctx,
+        trace: TableTrace,
+    ) -> Any:
         def fail(message: str) -> None:
             trace.error = message
             self._error(ctx, table, message)
 
-        # 1. input expressions, checked against input values
-        values = []
-        for index, clause in enumerate(table.inputs, start=1):
-            label = clause.label or clause.expression.text.strip()
-            value = self._literal_untyped(clause.expression, scope, ctx)
-            trace.inputs.append((label, value))
-            values.append(value)
-            allowed = clause.input_values
-            if (
-                allowed is not None
-                and allowed.text.strip() != "-"
-                and self._test(allowed, value, scope, ctx) is not True
-            ):
-                fail(
-                    f"input {index} ({label}) is {render(value)}, which is not one of its "
-                    f"allowed values {allowed.text}"
-                )
-                return None
+        session = ctx.run.session
+        env = feel.Env(scope, None, session)
+        warnings = session.messages
+        start = len(warnings)
 
-        # 2. rules: every input entry must be satisfied (tested in order until one is not)
-        matched: list[m.Rule] = []
-        labels = [label for label, _ in trace.inputs]
-        compiled_rules = self._compiled_rules(table, scope, ctx)
-        limits, resolver = ctx.run.limits, self._resolver(ctx.defs)
-        warnings: list[str] = []
-        for number, (rule, tests, texts, annotation) in enumerate(compiled_rules, start=1):
-            stop, stop_outcome = len(texts), None
-            for index, test in enumerate(tests):
-                if test is None:  # "-": any value
-                    continue
-                if test is False:  # a syntax error, already reported
-                    outcome = None
-                else:
+        # 1. input expressions, checked against input values
+        values: list[Any] = []
+        for index, (clause, expression, allowed) in enumerate(plan.inputs, start=1):
+            value = None
+            variable = expression.variable if expression else None
+            if variable in scope and type(scope[variable]) in _FEEL_SCALARS:
+                value = scope[variable]  # the input expression is a name in scope
+            elif expression is not None and expression is not False:
+                try:
+                    value = expression.run(env)
+                except feel.FeelLimitExceeded as exc:
+                    raise DmnEvaluationError(f"{exc} ({clause.expression.where()})") from None
+                if len(warnings) > start:
+                    self._flush(ctx, clause.expression, warnings, start)
+            values.append(value)
+            if allowed is not None:
+                outcome = None
+                if allowed is not False:
+                    assert clause.input_values is not None
                     try:
-                        outcome = test.test(
-                            values[index], scope, limits=limits, warnings=warnings, types=resolver
-                        )
+                        outcome = allowed.match(value, env)
                     except feel.FeelLimitExceeded as exc:
-                        entry = rule.input_entries[index]
-                        raise DmnEvaluationError(f"{exc} ({entry.where()})") from None
+                        raise DmnEvaluationError(f"{exc} ({clause.input_values.where()})") from None
+                    if len(warnings) > start:
+                        self._flush(ctx, clause.input_values, warnings, start, 5)
                 if outcome is not True:
-                    stop, stop_outcome = index, outcome
-                    break
-            ok = stop == len(texts)
-            trace.rules.append(
-                RuleTrace(number, rule.id, ok, labels, texts, stop, stop_outcome, annotation)
-            )
-            if ok:
-                matched.append(rule)
-                trace.matched.append(number)
-        for warning in warnings[:20]:
-            self._error(ctx, table, warning)
+                    trace.inputs = list(zip(plan.labels, values, strict=False))
+                    label = plan.labels[index - 1]
+                    fail(
+                        f"input {index} ({label}) is {render(value)}, which is not one of its "
+                        f"allowed values {clause.input_values.text if clause.input_values else ''}"
+                    )
+                    return None
+        trace.inputs = list(zip(plan.labels, values, strict=True))
+
+        # 2. rules: every input entry must be satisfied. Each distinct entry of a column is
+        # tested once; the trace records for each rule the first entry not satisfied.
+        if plan.eager:  # constant tests only: test every distinct entry, combine bit masks
+            results = [match(values[column], env) for column, match in plan.slot_pairs]
+            mask = plan.all_mask
+            for dashes, slots in plan.columns:
+                allowed_rules = dashes
+                for slot, rules in slots:
+                    if results[slot] is True:
+                        allowed_rules |= rules
+                mask &= allowed_rules
+            numbers = []
+            while mask:
+                lowest = mask & -mask
+                numbers.append(lowest.bit_length())
+                mask ^= lowest
+        else:  # in rule order, each entry until one is not satisfied, as written
+            results = [_UNSET] * len(plan.matchers)
+            numbers = []
+            matchers = plan.matchers
+            number = column = 0
+            try:
+                for number, entries in enumerate(plan.rule_entries, start=1):
+                    for column, slot in entries:
+                        outcome = results[slot]
+                        if outcome is _UNSET:
+                            outcome = results[slot] = matchers[slot](values[column], env)
+                        if outcome is not True:
+                            break
+                    else:
+                        numbers.append(number)
+            except feel.FeelLimitExceeded as exc:
+                entry = table.rules[number - 1].input_entries[column]
+                raise DmnEvaluationError(f"{exc} ({entry.where()})") from None
+            if len(warnings) > start:
+                self._flush(ctx, table, warnings, start)
+        trace.matched = numbers
+        trace.rule_source = lambda t: plan.rule_traces(table, results, t)
 
         # 3. outputs of the matched rules
         single = len(table.outputs) == 1
         names = [
-            c.name or c.label or (name if single else f"output {i}")
+            c.name or c.label or (trace.name if single else f"output {i}")
             for i, c in enumerate(table.outputs, start=1)
         ]
         outputs: list[Any] = []
-        numbers = trace.matched
-        for number, rule in zip(numbers, matched, strict=True):
+        for number in numbers:
+            static = plan.rule_outputs[number - 1]
+            if static is not _UNSET:
+                output = static if single else dict(static)
+                trace.outputs[number] = output
+                outputs.append(output)
+                continue
+            rule = table.rules[number - 1]
             row = {}
             for out_clause, out_entry, out_name in zip(
                 table.outputs, rule.output_entries, names, strict=True
@@ -919,18 +1106,32 @@ class DmnModel:
                         return None
                 row[out_name] = value
             output = row[names[0]] if single else row
-            trace.rules[number - 1].output = output
+            trace.outputs[number] = output
             outputs.append(output)
 
         # 4. the hit policy
+        return self._hit_policy(table, numbers, outputs, names, scope, ctx, trace, fail)
+
+    def _hit_policy(
+        self,
+        table: m.DecisionTable,
+        numbers: list[int],
+        outputs: list[Any],
+        names: list[str],
+        scope: dict[str, Any],
+        ctx: _Ctx,
+        trace: TableTrace,
+        fail: Any,
+    ) -> Any:
+        single = len(names) == 1
         result: Any = None
-        if not matched:
+        if not numbers:
             result = self._defaults(table, names, scope, ctx, trace)
             trace.result = result
             return result
         policy = table.hit_policy
         if policy == "UNIQUE":
-            if len(matched) > 1:
+            if len(numbers) > 1:
                 fail(f"UNIQUE hit policy, but rules {_numbers(numbers)} all match")
                 return None
             trace.selected = [numbers[0]]
@@ -966,16 +1167,6 @@ class DmnModel:
             result = self._aggregate(table.aggregation, outputs, fail)
         trace.result = result
         return result
-
-    def _literal_untyped(
-        self, expr: m.LiteralExpression, scope: Mapping[str, Any], ctx: _Ctx
-    ) -> Any:
-        if not expr.text.strip():
-            return None
-        compiled = self._compile(expr, scope, ctx)
-        if compiled is False:
-            return None
-        return self._feel(compiled, scope, ctx, expr)
 
     def _defaults(
         self,
@@ -1025,6 +1216,67 @@ class DmnModel:
             if (order < 0) if aggregation == "MIN" else (order > 0):
                 best = v
         return best
+
+
+class _TablePlan:
+    """A decision table compiled for one set of names in scope; shared by its evaluations."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        # per input clause: the clause, its compiled expression (None: empty, False: syntax
+        # error), its compiled input values (None: any value)
+        self.inputs: list[tuple[m.InputClause, Any, Any]] = []
+        # per slot (a distinct input entry of a column): its test, column and entry
+        self.matchers: list[Any] = []
+        self.slot_columns: list[int] = []
+        self.slot_entries: list[m.UnaryTestsText] = []
+        self.slot_pairs: list[tuple[int, Any]] = []
+        self.eager = True  # every slot is a constant test: run them all and combine masks
+        # per column: the rules with "-" there, and (slot, the rules using it) for the others
+        self.columns: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+        self.all_mask = 0
+        # per rule: its (column, slot) entries other than "-", texts, annotation, static output
+        self.rule_entries: list[tuple[tuple[int, int], ...]] = []
+        self.rule_texts: list[list[str]] = []
+        self.rule_annotations: list[str | None] = []
+        self.rule_outputs: list[Any] = []
+
+    def rule_traces(
+        self, table: m.DecisionTable, results: list[Any], trace: TableTrace
+    ) -> list[RuleTrace]:
+        """The rule traces of one evaluation, from the outcomes of its slots."""
+        matched = set(trace.matched)
+        width = len(self.labels)
+        found = []
+        for index, rule in enumerate(table.rules):
+            number = index + 1
+            stop, stop_outcome = width, None
+            for column, slot in self.rule_entries[index]:
+                outcome = results[slot]
+                if outcome is not True:
+                    stop, stop_outcome = column, None if outcome is _UNSET else outcome
+                    break
+            found.append(
+                RuleTrace(
+                    number,
+                    rule.id,
+                    number in matched,
+                    self.labels,
+                    self.rule_texts[index],
+                    stop,
+                    stop_outcome,
+                    output=trace.outputs.get(number),
+                    annotation=self.rule_annotations[index],
+                )
+            )
+        return found
+
+
+def _null_test(value: Any, scope: Any) -> None:
+    return None
+
+
+_FEEL_SCALARS = frozenset({type(None), bool, str, Decimal})
 
 
 def _priority_key(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(kw_only=True)
@@ -170,8 +170,7 @@ class DecisionTable(Expression):
 # --- DRG elements --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A reference to a DRG element: the namespace of its definitions and its id."""
 
     namespace: str

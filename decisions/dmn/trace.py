@@ -7,6 +7,7 @@ paragraph for the person the decision is about; `explain_rows` as rows for a cas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -80,17 +81,30 @@ class RuleTrace:
 
 @dataclass
 class TableTrace:
+    """One decision table evaluated. `rules` (one `RuleTrace` per rule) is built when read."""
+
     id: str | None
     name: str
     hit_policy: str
     aggregation: str | None
     inputs: list[tuple[str, Any]] = field(default_factory=list)  # (label, value)
-    rules: list[RuleTrace] = field(default_factory=list)
     matched: list[int] = field(default_factory=list)
     selected: list[int] = field(default_factory=list)  # the rules the hit policy kept
     used_default: bool = False
     result: Any = None
     error: str | None = None
+    outputs: dict[int, Any] = field(default_factory=dict)  # rule number -> its output
+    # builds the rule traces on first use (the evaluator records outcomes compactly)
+    rule_source: Callable[[TableTrace], list[RuleTrace]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _rules: list[RuleTrace] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rules(self) -> list[RuleTrace]:
+        if self._rules is None:
+            self._rules = self.rule_source(self) if self.rule_source is not None else []
+        return self._rules
 
     def to_dict(self) -> dict[str, Any]:
         return {

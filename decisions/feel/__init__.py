@@ -29,11 +29,25 @@ errors give null with a warning, never an exception. Not supported: `external` f
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from .errors import FeelError, FeelLimitExceeded, FeelSyntaxError
-from .interpreter import DEFAULT_LIMITS, Compiler, Env, Limits, State, Test, TypeResolver
+from .interpreter import (
+    DEFAULT_LIMITS,
+    NO_CONSTANT,
+    Compiler,
+    Env,
+    Limits,
+    Session,
+    State,
+    Test,
+    TypeResolver,
+    constant_of,
+    simple_unary_tests,
+)
+from .nodes import Name as NameNode
 from .nodes import Node, UnaryTestsNode
 from .parser import parse, parse_tests
 from .values import (
@@ -53,7 +67,9 @@ from .values import (
 
 __all__ = [
     "DECIMAL_CONTEXT",
+    "NO_CONSTANT",
     "DayTimeDuration",
+    "Env",
     "Expression",
     "FeelError",
     "FeelFunction",
@@ -62,6 +78,7 @@ __all__ = [
     "FeelTime",
     "Limits",
     "Range",
+    "Session",
     "TypeResolver",
     "UnaryTests",
     "YearMonthDuration",
@@ -85,14 +102,33 @@ def _run(function: Any, *args: Any) -> Any:
 
 
 class Expression:
-    """A parsed and compiled FEEL expression; evaluate it as often as needed."""
+    """A parsed and compiled FEEL expression; evaluate it as often as needed.
 
-    __slots__ = ("_function", "node", "text")
+    `evaluate(context)` runs it with its own budget; `evaluate(context, session=s)` or, fastest,
+    `run(s.scope(context))` run it in a `Session` shared with other expressions.
+    `constant` is the value of a literal expression (`"Approved"`, `-5`), else `NO_CONSTANT`;
+    `variable` the name when the expression is just a name (`Applicant Age`), else None.
+    """
+
+    __slots__ = ("_function", "constant", "node", "run", "text", "variable")
 
     def __init__(self, text: str, node: Node) -> None:
         self.text = text
         self.node = node
         self._function = Compiler(text).compile(node)
+        self.constant: Any = constant_of(node)
+        self.variable: str | None = node.name if isinstance(node, NameNode) else None
+        self.run: Callable[[Env], Any] = self._run
+
+    def _run(self, scope: Env) -> Any:
+        """Evaluate in a session's scope; type errors give null (and a warning) as always."""
+        try:
+            return self._function(scope)
+        except RecursionError:
+            raise FeelLimitExceeded("evaluation nested too deeply") from None
+        except (ArithmeticError, OverflowError) as exc:
+            scope.state.warn(f"arithmetic error: {exc}")
+            return None
 
     def evaluate(
         self,
@@ -101,34 +137,48 @@ class Expression:
         limits: Limits | None = None,
         warnings: list[str] | None = None,
         types: TypeResolver | None = None,
+        session: Session | None = None,
     ) -> Any:
-        state = State(limits or DEFAULT_LIMITS, warnings, types)
-        try:
-            return self._function(Env(context, None, state))
-        except RecursionError:
-            raise FeelLimitExceeded("evaluation nested too deeply") from None
-        except (ArithmeticError, OverflowError) as exc:
-            state.warn(f"arithmetic error: {exc}")
-            return None
+        """The value in `context`. With a `session`, its budget, warnings and types are used."""
+        state = session or State(limits or DEFAULT_LIMITS, warnings, types)
+        return self._run(Env(context, None, state))
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
 
 class UnaryTests:
-    """Parsed unary tests (a decision-table input entry)."""
+    """Parsed unary tests (a decision-table input entry).
 
-    __slots__ = ("_test", "node", "text")
+    `test(value, context)` converts the value (`to_feel`) and runs with its own budget.
+    `match(value, scope)` is the fast form for a `Session`: the value must already be a FEEL
+    value. `simple` tests (against constants only: `< 18`, `[1..5)`, `"A","B"`, `not(..)`, `-`)
+    never read the scope, never warn and never raise, so they may be run eagerly.
+    """
+
+    __slots__ = ("_test", "match", "node", "simple", "text")
 
     def __init__(self, text: str, node: UnaryTestsNode) -> None:
         self.text = text
         self.node = node
-        self._test: Test = Compiler(text).unary_tests(node)
+        simple = simple_unary_tests(node)
+        self.simple = simple is not None
+        self._test: Test = simple or Compiler(text).unary_tests(node)
+        self.match: Callable[[Any, Env], bool | None] = simple or self._match
 
     @property
     def is_any(self) -> bool:
         """True for `-` (or an empty entry), which every input satisfies."""
         return self.node.any
+
+    def _match(self, value: Any, scope: Env) -> bool | None:
+        try:
+            return self._test(value, scope)
+        except RecursionError:
+            raise FeelLimitExceeded("evaluation nested too deeply") from None
+        except (ArithmeticError, OverflowError) as exc:
+            scope.state.warn(f"arithmetic error: {exc}")
+            return None
 
     def test(
         self,
@@ -138,19 +188,18 @@ class UnaryTests:
         limits: Limits | None = None,
         warnings: list[str] | None = None,
         types: TypeResolver | None = None,
+        session: Session | None = None,
     ) -> bool | None:
-        state = State(limits or DEFAULT_LIMITS, warnings, types)
-        value = to_feel(input_value)
-        try:
-            return self._test(value, Env(context, None, state))
-        except RecursionError:
-            raise FeelLimitExceeded("evaluation nested too deeply") from None
-        except (ArithmeticError, OverflowError) as exc:
-            state.warn(f"arithmetic error: {exc}")
-            return None
+        """Whether `input_value` satisfies the tests. With a `session`, its state is used."""
+        state = session or State(limits or DEFAULT_LIMITS, warnings, types)
+        value = input_value if type(input_value) in _FEEL_SCALARS else to_feel(input_value)
+        return self._match(value, Env(context, None, state))
 
     def __repr__(self) -> str:
         return f"UnaryTests({self.text!r})"
+
+
+_FEEL_SCALARS = frozenset({type(None), bool, str, Decimal})
 
 
 @functools.lru_cache(maxsize=8192)

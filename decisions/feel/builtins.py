@@ -36,12 +36,17 @@ _CTX = DECIMAL_CONTEXT
 BUILTINS: dict[str, Builtin] = {}
 
 
-def builtin(name: str, *signatures: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a built-in; each signature is "a, b?, ...c" (? optional, ... variadic)."""
+def builtin(
+    name: str, *signatures: str, named_types: dict[str, Callable[[Any], bool]] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a built-in; each signature is "a, b?, ...c" (? optional, ... variadic).
+
+    `named_types`: parameters that, given by name, must have a type (else the call is null).
+    """
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         parsed = [[p.strip() for p in sig.split(",") if p.strip()] for sig in signatures]
-        BUILTINS[name] = Builtin(name, parsed, impl)
+        BUILTINS[name] = Builtin(name, parsed, impl, named_types)
         return impl
 
     return register
@@ -899,15 +904,19 @@ def _overlaps(a: Any, b: Any) -> bool:
     return _ends_after_start(a, b) and _ends_after_start(b, a)
 
 
+def _overlaps_before_impl(a: Any, b: Any) -> bool:
+    """DMN 1.5: a starts before b, a's end reaches b's start, and a does not end after b.
+
+    Equal ends count when a's end is excluded or b's is included: `overlaps before([1..5],
+    (1..5])` is true.
+    """
+    _ranges(a, b)
+    return _start_before(a, b) and _ends_after_start(a, b) and not _end_after(a, b)
+
+
 @_range_fn("overlaps before", "range1, range2")
 def _overlaps_before(a: Any, b: Any) -> bool:
-    _ranges(a, b)
-    return (
-        _start_before(a, b)
-        and _ends_after_start(a, b)
-        and not _end_after(a, b)
-        and not (_same_end(a, b))
-    )
+    return _overlaps_before_impl(a, b)
 
 
 def _same_end(a: Range, b: Range) -> bool:
@@ -924,13 +933,7 @@ def _same_start(a: Range, b: Range) -> bool:
 
 @_range_fn("overlaps after", "range1, range2")
 def _overlaps_after(a: Any, b: Any) -> bool:
-    _ranges(a, b)
-    return (
-        _start_before(b, a)
-        and _ends_after_start(b, a)
-        and not _end_after(b, a)
-        and not (_same_end(a, b))
-    )
+    return _overlaps_before_impl(b, a)
 
 
 def _finishes_impl(a: Any, b: Any) -> bool:
@@ -1081,7 +1084,12 @@ def _context(state: State, entries: Any) -> Any:
     return result
 
 
-@builtin("context put", "context, key, value", "context, keys, value")
+@builtin(
+    "context put",
+    "context, key, value",
+    "context, keys, value",
+    named_types={"key": lambda v: isinstance(v, str)},
+)
 def _context_put(state: State, context: Any, key: Any, value: Any) -> Any:
     if not isinstance(context, dict):
         return None

@@ -109,6 +109,27 @@ class State:
             self.warnings.append(message)
 
 
+class Session(State):
+    """The FEEL state of one larger evaluation, shared by all the expressions it evaluates.
+
+    A DMN evaluation creates one and evaluates every expression and unary test in it, so that
+    one step and time budget covers the whole evaluation and no state is built per expression.
+    Warnings accumulate in `messages` (the caller takes and clears them); `types` may be
+    changed between expressions.
+    """
+
+    __slots__ = ("messages",)
+
+    def __init__(self, limits: Limits | None = None, *, types: TypeResolver | None = None) -> None:
+        messages: list[str] = []
+        super().__init__(limits, messages, types)
+        self.messages = messages  # the warnings (the same list as `warnings`, never None)
+
+    def scope(self, context: Mapping[str, Any]) -> Env:
+        """A scope of this session with the names of `context` (a FEEL context) in it."""
+        return Env(context, None, self)
+
+
 class Env:
     """A scope: variables (a FEEL context), the enclosing scope, the evaluation state."""
 
@@ -163,12 +184,21 @@ MISSING: Any = object()
 class Builtin(FeelFunction):
     """A built-in function: `impl(state, *args)`, with one or more parameter lists."""
 
-    __slots__ = ("impl", "signatures")
+    __slots__ = ("impl", "named_types", "signatures")
 
-    def __init__(self, name: str, signatures: list[list[str]], impl: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        signatures: list[list[str]],
+        impl: Callable[..., Any],
+        named_types: Mapping[str, Callable[[Any], bool]] | None = None,
+    ) -> None:
         super().__init__(name, [p.strip("?.") for p in signatures[0]], self._call_from_python)
         self.signatures = signatures
         self.impl = impl
+        # parameters whose name selects a signature, with the type that signature requires:
+        # `context put(key: ["a", "b"], ...)` is null (`key` is a string, `keys` a list)
+        self.named_types = named_types or {}
 
     def _call_from_python(self, args: dict[str, Any]) -> Any:
         return self.invoke(State(), [], args)
@@ -183,6 +213,10 @@ class Builtin(FeelFunction):
 
     def invoke(self, state: State, args: list[Any], named: Mapping[str, Any] | None = None) -> Any:
         if named is not None:
+            for param, check in self.named_types.items():
+                if param in named and named[param] is not None and not check(named[param]):
+                    state.warn(f"{self.name}(): {param} is a {type_name(named[param])}")
+                    return None
             args = self.bind_named(named)
             if args is MISSING:
                 state.warn(f"{self.name}() has no parameters named {', '.join(named)}")
@@ -601,39 +635,20 @@ class Compiler:
             if op == ">=":
                 return Range(point, UNBOUNDED, True, False)
             if op == "=":
-                return Range(point, point, True, True)
+                return Range(point, point, True, True, "=")
             return NotEqual(point)
 
         return evaluate
 
     def positive_test(self, node: n.Node) -> Test:
         """Compile one positive unary test to `test(input, env) -> bool | None`."""
+        simple = simple_test(node)
+        if simple is not None:
+            return simple
         if isinstance(node, n.UnaryCompare):
             op = node.op
-            if isinstance(node.endpoint, n.Literal):
-                constant = node.endpoint.value
-                if type(constant) is Decimal and op in ("<", "<=", ">", ">="):
-                    return _fast_number_compare(op, constant)
-                return lambda value, env: compare_op(op, value, constant)
             endpoint = self.compile(node.endpoint)
             return lambda value, env: compare_op(op, value, endpoint(env))
-        if isinstance(node, n.Literal):
-            constant = node.value
-            if type(constant) is str:
-                return lambda value, env: (
-                    (value == constant) if type(value) is str else (feel_equal(value, constant))
-                )
-            if type(constant) is Decimal:
-                return lambda value, env: (
-                    (value == constant) if type(value) is Decimal else (feel_equal(value, constant))
-                )
-            return lambda value, env: match_value(value, constant)
-        if isinstance(node, n.RangeNode) and all(
-            isinstance(x, n.Literal) for x in (node.start, node.end)
-        ):
-            rng = self.range(node)(Env({}, None, State()))
-            if isinstance(rng, Range):
-                return lambda value, env: range_contains(rng, value)
         expression = self.compile(node)
         if uses_input(node):
 
@@ -849,8 +864,9 @@ class Compiler:
         return lambda env: UserFunction(params, body, env)
 
     def unary_tests(self, node: n.UnaryTestsNode) -> Test:
-        if node.any:
-            return lambda value, env: True
+        simple = simple_unary_tests(node)
+        if simple is not None:
+            return simple
         tests = [self.positive_test(test) for test in node.tests]
         if node.negated:
 
@@ -864,14 +880,116 @@ class Compiler:
         return lambda value, env: _any_test(tests, value, env)
 
 
-def _fast_number_compare(op: str, constant: Decimal) -> Test:
+# -- simple unary tests ------------------------------------------------------------------------
+# Tests against constants (`< 18`, `[18..65)`, `"A","B"`, `not("X")`, `true`, `-`) compile to
+# closures that never look at the scope, never warn and never raise: a decision table may run
+# them eagerly, once per distinct entry, and combine their outcomes.
+
+NO_CONSTANT: Any = object()
+
+
+def constant_of(node: n.Node) -> Any:
+    """The value of a literal (or a negated number literal); `NO_CONSTANT` otherwise."""
+    if isinstance(node, n.Literal):
+        return node.value
+    if (
+        isinstance(node, n.Negate)
+        and isinstance(node.operand, n.Literal)
+        and type(node.operand.value) is Decimal
+    ):
+        return _CTX.minus(node.operand.value)
+    return NO_CONSTANT
+
+
+def simple_test(node: n.Node) -> Test | None:
+    """A positive unary test against constants as a scope-free closure, or None."""
+    if isinstance(node, n.UnaryCompare):
+        constant = constant_of(node.endpoint)
+        if constant is NO_CONSTANT:
+            return None
+        return _compare_test(node.op, constant)
+    if isinstance(node, n.RangeNode):
+        if node.start is None or node.end is None:
+            return None
+        low, high = constant_of(node.start), constant_of(node.end)
+        if low is NO_CONSTANT or high is NO_CONSTANT:
+            return None
+        if low is not None and high is not None and feel_compare(low, high) is None:
+            return None  # not a range: evaluated (to null, with a warning) the general way
+        return _range_test(Range(low, high, node.start_included, node.end_included))
+    constant = constant_of(node)
+    if constant is NO_CONSTANT:
+        return None
+    if type(constant) is str or type(constant) is Decimal:
+        kind = type(constant)
+        return lambda v, env: (v == constant) if type(v) is kind else feel_equal(v, constant)
+    if type(constant) is bool:
+        return lambda v, env: (v is constant) if type(v) is bool else match_value(v, constant)
+    return lambda v, env: match_value(v, constant)
+
+
+def simple_unary_tests(node: n.UnaryTestsNode) -> Test | None:
+    """Unary tests made of simple tests only (or `-`) as one scope-free closure, or None."""
+    if node.any:
+        return lambda value, env: True
+    tests = [simple_test(test) for test in node.tests]
+    if any(test is None for test in tests):
+        return None
+    simple: list[Test] = [test for test in tests if test is not None]
+    test = simple[0] if len(simple) == 1 else _any_of(node.tests, simple)
+    if node.negated:
+
+        def negated(value: Any, env: Any) -> bool | None:
+            result = test(value, env)
+            return None if result is None else not result
+
+        return negated
+    return test
+
+
+def _any_of(nodes: list[n.Node], tests: list[Test]) -> Test:
+    constants = [constant_of(node) for node in nodes]
+    for kind in (str, Decimal):
+        if all(type(c) is kind for c in constants):
+            members = frozenset(constants)
+            return lambda v, env: (v in members) if type(v) is kind else _any_test(tests, v, env)
+    return lambda v, env: _any_test(tests, v, env)
+
+
+def _compare_test(op: str, constant: Any) -> Test:
+    kind: Any = type(constant)
+    if kind is not Decimal and kind is not str:
+        return lambda v, env: compare_op(op, v, constant)
+    c: Any = constant  # a number or a string: compared directly with inputs of its type
     if op == "<":
-        return lambda v, env: v < constant if type(v) is Decimal else compare_op(op, v, constant)
+        return lambda v, env: v < c if type(v) is kind else compare_op(op, v, c)
     if op == "<=":
-        return lambda v, env: v <= constant if type(v) is Decimal else compare_op(op, v, constant)
+        return lambda v, env: v <= c if type(v) is kind else compare_op(op, v, c)
     if op == ">":
-        return lambda v, env: v > constant if type(v) is Decimal else compare_op(op, v, constant)
-    return lambda v, env: v >= constant if type(v) is Decimal else compare_op(op, v, constant)
+        return lambda v, env: v > c if type(v) is kind else compare_op(op, v, c)
+    if op == ">=":
+        return lambda v, env: v >= c if type(v) is kind else compare_op(op, v, c)
+    if op == "=":
+        return lambda v, env: v == c if type(v) is kind else compare_op(op, v, c)
+    return lambda v, env: v != c if type(v) is kind else compare_op(op, v, c)
+
+
+def _range_test(rng: Range) -> Test:
+    low, high = rng.start, rng.end
+    kind = type(low) if low is not None else type(high)
+    if kind not in (Decimal, str) or (
+        low is not None and high is not None and type(high) is not kind
+    ):
+        return lambda v, env: range_contains(rng, v)
+    if low is None or high is None:  # a null endpoint: the general rules decide
+        return lambda v, env: range_contains(rng, v)
+    if rng.start_included and rng.end_included:
+        return lambda v, env: low <= v <= high if type(v) is kind else range_contains(rng, v)
+    if rng.start_included:
+        return lambda v, env: low <= v < high if type(v) is kind else range_contains(rng, v)
+    if rng.end_included:
+        return lambda v, env: low < v <= high if type(v) is kind else range_contains(rng, v)
+    return lambda v, env: low < v < high if type(v) is kind else range_contains(rng, v)
 
 
 def _any_test(tests: list[Test], value: Any, env: Env) -> bool | None:

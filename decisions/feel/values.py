@@ -155,12 +155,18 @@ UNBOUNDED: Any = _Unbounded()
 
 @dataclass(frozen=True, slots=True)
 class Range:
-    """A FEEL range. `UNBOUNDED` marks an open end (`< 10`); None is a null endpoint."""
+    """A FEEL range. `UNBOUNDED` marks an open end (`< 10`); None is a null endpoint.
+
+    `unary` is "=" for the range written `(= 10)`, None otherwise. DMN 1.5 defines range
+    equality per written form, so `(= 10) = [10..10]` is false and `(= 10) = (= 10)` true;
+    the other unary forms (`< 10`...) differ from intervals already by their `UNBOUNDED` end.
+    """
 
     start: Any
     end: Any
     start_included: bool = True
     end_included: bool = True
+    unary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +402,8 @@ def feel_equal(a: Any, b: Any) -> bool | None:
         if not isinstance(b, Range):
             return None
         return (
-            a.start_included == b.start_included
+            a.unary == b.unary
+            and a.start_included == b.start_included
             and a.end_included == b.end_included
             and _endpoint_equal(a.start, b.start)
             and _endpoint_equal(a.end, b.end)

@@ -129,6 +129,14 @@ D = Decimal
         ("overlaps([1..5), [5..8])", False),
         ("overlaps before([1..5], [3..8])", True),
         ("overlaps after([3..8], [1..5])", True),
+        # equal ends: overlaps when the first end is excluded or the second included (DMN 1.5)
+        ("overlaps before([1..5], (1..5])", True),
+        ("overlaps before([1..5), (1..5])", True),
+        ("overlaps before([1..5], (1..5))", False),
+        ("overlaps before([1..5], [1..5])", False),
+        ("overlaps after((1..5], [1..5])", True),
+        ("overlaps after((1..5], [1..5))", True),
+        ("overlaps after((1..5), [1..5])", False),
         ("finishes(5, [1..5])", True),
         ("finished by([1..5], [3..5])", True),
         ("includes([1..10], 5)", True),
@@ -148,6 +156,10 @@ D = Decimal
         ('context([{key: "a", value: 1}])', {"a": D(1)}),
         ('context put({a: 1}, "b", 2)', {"a": D(1), "b": D(2)}),
         ('context put({a: {b: 1}}, ["a", "b"], 2)', {"a": {"b": D(2)}}),
+        ('context put(context: {a: {b: 1}}, keys: ["a", "b"], value: 2)', {"a": {"b": D(2)}}),
+        ('context put(context: {a: 1}, key: "b", value: 2)', {"a": D(1), "b": D(2)}),
+        # `key` names the one-key form: a list there is not a key
+        ('context put(context: {a: {b: 1}}, key: ["a", "b"], value: 2)', None),
         ("context merge([{a: 1}, {a: 2, b: 3}])", {"a": D(2), "b": D(3)}),
         # wrong arity or names: null, not an exception
         ("abs(1, 2)", None),

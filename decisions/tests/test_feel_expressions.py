@@ -84,6 +84,15 @@ def test_decimal_sums_are_exact():
         ("5 between 1 and 10", True),
         ("11 between 1 and 10", False),
         ('"b" between "a" and "c"', True),
+        # ranges are equal only when written in the same form (DMN 1.5)
+        ("[1..10] = [1..10]", True),
+        ("(=10) = (=10)", True),
+        ("(=10) = [10..10]", False),
+        ("(< 10) = (null..10)", False),
+        ("(< 10) = (< 10)", True),
+        # times keep their fractional seconds (XML Schema time): 0.1 ms apart is not equal
+        ('time("10:30:00.0001") = time("10:30:00.0001")', True),
+        ('time("10:30:00.0001") = time("10:30:00.0002")', False),
     ],
 )
 def test_comparisons(text, expected):

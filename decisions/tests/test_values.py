@@ -84,3 +84,10 @@ def test_deeply_nested_input_is_refused_not_crashed():
         data = [data]
     with pytest.raises(values.ValueEncodingError, match="nested too deeply"):
         values.decode(data)
+
+
+def test_the_range_written_equals_ten_survives_a_round_trip():
+    written = feel.evaluate("(= 10)", {})
+    back = values.decode(json.loads(json.dumps(values.encode(written))))
+    assert feel.evaluate("a = b", {"a": back, "b": written}) is True
+    assert feel.evaluate("a = [10..10]", {"a": back}) is False
