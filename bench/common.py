@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,3 +131,40 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    """Progress for the person running the benchmark (stderr, so stdout stays the result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_and_publish(
+    name: str,
+    options: Any,
+    measure: Callable[[Any], Any],
+    doc_body: Callable[[dict[str, Any]], str],
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Run a benchmark's measurements, then write its JSON result and its docs section.
+
+    With ``options.no_write`` the result is only printed.
+    """
+    started = time.perf_counter()
+    info = machine()
+    measurements = measure(options)
+    result = {
+        "benchmark": name,
+        "machine": info,
+        **(extra or {}),
+        "options": {k: v for k, v in vars(options).items() if k not in {"mode", "no_write"}},
+        "seconds": round(time.perf_counter() - started, 1),
+        "measurements": measurements,
+    }
+    if options.no_write:
+        print(json.dumps(result, indent=2))
+        return
+    say(f"wrote {results_write(name, result)}")
+    doc_section_write(name, doc_body(result))
+    say("updated docs/benchmarks.md")
+    print(doc_body(result))

@@ -44,13 +44,12 @@ from typing import Any
 
 from bench.common import (
     ROOT,
-    doc_section_write,
-    machine,
     machine_line,
     markdown_table,
+    measure_and_publish,
     median,
-    results_write,
     run_child,
+    say,
 )
 
 NAME = "decisions"
@@ -340,10 +339,6 @@ def child_measure(
 # --- the parent: verification, children, figures ------------------------------------------
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def verify(*, count: int, seed: int) -> dict[str, Any]:
     """Same outputs from both engines on every eligibility input; household = reference."""
     inputs = table_inputs(count=count, seed=seed)
@@ -626,24 +621,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if _spiff_version() is None:
         sys.exit("SpiffWorkflow is not installed: pip install -e '.[bench]' (make does it)")
-    started = time.perf_counter()
-    info = machine()
-    measurements = measure(options)
-    result = {
-        "benchmark": NAME,
-        "machine": info,
-        "spiffworkflow_version": _spiff_version(),
-        "options": {k: v for k, v in vars(options).items() if k not in {"mode", "no_write"}},
-        "seconds": round(time.perf_counter() - started, 1),
-        "measurements": measurements,
-    }
-    if options.no_write:
-        print(json.dumps(result, indent=2))
-        return
-    say(f"wrote {results_write(NAME, result)}")
-    doc_section_write(NAME, doc_body(result))
-    say("updated docs/benchmarks.md")
-    print(doc_body(result))
+    measure_and_publish(
+        NAME, options, measure, doc_body, extra={"spiffworkflow_version": _spiff_version()}
+    )
 
 
 if __name__ == "__main__":

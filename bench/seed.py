@@ -31,13 +31,12 @@ from typing import Any
 
 from bench.common import (
     ChildRun,
-    doc_section_write,
-    machine,
     machine_line,
     markdown_table,
+    measure_and_publish,
     median,
-    results_write,
     run_child,
+    say,
 )
 
 NAME = "seed"
@@ -117,10 +116,6 @@ def fresh_database() -> Iterator[dict[str, str]]:
         }
         run_child([PY, "manage.py", "migrate", "--noinput"], env=env)
         yield env
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def seed_command(*, people: int, seed: int) -> dict[str, Any]:
@@ -422,23 +417,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if options.list_people not in options.stream:
         options.stream = sorted({*options.stream, options.list_people})
-    started = time.perf_counter()
-    info = machine()
-    measurements = measure(options)
-    result = {
-        "benchmark": NAME,
-        "machine": info,
-        "options": {k: v for k, v in vars(options).items() if k not in {"mode", "no_write"}},
-        "seconds": round(time.perf_counter() - started, 1),
-        "measurements": measurements,
-    }
-    if options.no_write:
-        print(json.dumps(result, indent=2))
-        return
-    say(f"wrote {results_write(NAME, result)}")
-    doc_section_write(NAME, doc_body(result))
-    say("updated docs/benchmarks.md")
-    print(doc_body(result))
+    measure_and_publish(NAME, options, measure, doc_body)
 
 
 if __name__ == "__main__":
