@@ -8,7 +8,7 @@ decision services as FEEL functions, and returns the result with a `Trace`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -659,16 +659,26 @@ class DmnModel:
         return frozenset(scope) | self.extra_names
 
     def _compile(self, expr: m.LiteralExpression, scope: Mapping[str, Any], ctx: _Ctx) -> Any:
-        key = frozenset(scope)
-        compiled = expr.compiled.get(key)
+        return self._parsed(expr, expr.text, frozenset(scope), feel.parse_expression, ctx)
+
+    def _parsed(
+        self,
+        holder: Any,
+        text: str,
+        key: frozenset[str],
+        parse: Callable[..., Any],
+        ctx: _Ctx,
+    ) -> Any:
+        """FEEL text parsed for the names in scope, cached on its element (False: bad syntax)."""
+        compiled = holder.compiled.get(key)
         if compiled is None:
             try:
-                compiled = feel.parse_expression(expr.text, names=key | self.extra_names)
+                compiled = parse(text, names=key | self.extra_names)
             except feel.FeelSyntaxError as exc:
-                self._error(ctx, expr, f"FEEL syntax error in '{expr.text.strip()}': {exc}")
+                self._error(ctx, holder, f"FEEL syntax error in '{text.strip()}': {exc}")
                 compiled = False
-            if len(expr.compiled) < 64:
-                expr.compiled[key] = compiled
+            if len(holder.compiled) < 64:
+                holder.compiled[key] = compiled
         return compiled
 
     def _feel(self, compiled: Any, scope: Mapping[str, Any], ctx: _Ctx, element: m.Element) -> Any:
@@ -807,16 +817,7 @@ class DmnModel:
     ) -> Any:
         if key is None:
             key = frozenset(scope)
-        compiled = text.compiled.get(key)
-        if compiled is None:
-            try:
-                compiled = feel.parse_unary_tests(text.text, names=key | self.extra_names)
-            except feel.FeelSyntaxError as exc:
-                self._error(ctx, text, f"FEEL syntax error in '{text.text}': {exc}")
-                compiled = False
-            if len(text.compiled) < 64:
-                text.compiled[key] = compiled
-        return compiled
+        return self._parsed(text, text.text, key, feel.parse_unary_tests, ctx)
 
     def _test(
         self,
