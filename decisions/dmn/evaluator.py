@@ -113,6 +113,14 @@ class DmnModel:
         for defs in reversed(self.all):
             for element in defs.elements.values():
                 self._by_name[(defs.namespace, element.name)] = element
+        main = self.main.namespace
+        # the main model's elements by name: how callers usually name inputs
+        self._main_refs: dict[str, m.Ref] = {
+            name: element.ref
+            for (namespace, name), element in self._by_name.items()
+            if namespace == main
+        }
+        self._targets: dict[tuple[str, type], m.DrgElement] = {}
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -295,20 +303,22 @@ class DmnModel:
     def _input_refs(self, inputs: Mapping[str, Any]) -> dict[m.Ref, Any]:
         """Inputs by name ("Age") or qualified by namespace ("{namespace}Age")."""
         by_ref: dict[m.Ref, Any] = {}
-        main = self.main.namespace
-        by_name = self._by_name
+        main_refs = self._main_refs
         for key, value in inputs.items():
-            element = by_name.get((main, key))
-            if element is None and key.startswith("{") and "}" in key:
+            ref = main_refs.get(key)
+            if ref is None and key.startswith("{") and "}" in key:
                 namespace, _, name = key[1:].partition("}")
-                element = by_name.get((namespace, name))
-            if element is not None:
-                by_ref[element.ref] = value if type(value) in _FEEL_SCALARS else feel.to_feel(value)
+                element = self._by_name.get((namespace, name))
+                ref = element.ref if element is not None else None
+            if ref is not None:
+                by_ref[ref] = value if type(value) in _FEEL_SCALARS else feel.to_feel(value)
         return by_ref
 
     def evaluate(self, decision: str, inputs: Mapping[str, Any]) -> EvaluationResult:
         """Evaluate a decision (by name or id) and what it requires, with a trace."""
-        target = self.element(decision, m.Decision)
+        target = self._targets.get((decision, m.Decision))
+        if target is None:
+            target = self._targets[(decision, m.Decision)] = self.element(decision, m.Decision)
         assert isinstance(target, m.Decision)
         run = self._new_run(self._input_refs(inputs))
         try:
@@ -449,7 +459,7 @@ class DmnModel:
         dmn_type = self._input_types.get(ref)
         if dmn_type is None:
             dmn_type = self._input_types[ref] = self._type(data.type_ref, self._defs(data))
-        if value is not None and dmn_type is not ANY:
+        if value is not None and dmn_type is not ANY and type(value) not in dmn_type.exact:
             ok, converted = dmn_type.convert(value)
             if not ok:
                 node = NodeTrace("input", data.name, data.id, result=value)
@@ -1077,10 +1087,12 @@ class DmnModel:
 
         # 3. outputs of the matched rules
         single = len(table.outputs) == 1
-        names = [
-            c.name or c.label or (trace.name if single else f"output {i}")
-            for i, c in enumerate(table.outputs, start=1)
-        ]
+        names = plan.names.get(trace.name)
+        if names is None:
+            names = plan.names[trace.name] = [
+                c.name or c.label or (trace.name if single else f"output {i}")
+                for i, c in enumerate(table.outputs, start=1)
+            ]
         outputs: list[Any] = []
         for number in numbers:
             static = plan.rule_outputs[number - 1]
@@ -1241,6 +1253,8 @@ class _TablePlan:
         self.rule_texts: list[list[str]] = []
         self.rule_annotations: list[str | None] = []
         self.rule_outputs: list[Any] = []
+        # the output names, by the table's name (an unnamed single output takes it)
+        self.names: dict[str, list[str]] = {}
 
     def rule_traces(
         self, table: m.DecisionTable, results: list[Any], trace: TableTrace

@@ -31,6 +31,13 @@ _BUILTIN_CHECKS: dict[str, Callable[[Any], bool]] = {
     "function": lambda v: isinstance(v, feel.FeelFunction),
     "Any": lambda v: True,
 }
+_EXACT: dict[str, frozenset[type]] = {
+    "number": frozenset({Decimal}),
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+    "date": frozenset({dt.date}),
+    "date and time": frozenset({dt.datetime}),
+}
 _ALIASES = {
     "dateTime": "date and time",
     "dayTimeDuration": "days and time duration",
@@ -45,6 +52,8 @@ _ALIASES = {
 class DmnType:
     name: str = "Any"
     is_collection: bool = False
+    # Python types whose values conform as they are (a fast path before `convert`)
+    exact: frozenset[type] = frozenset()
 
     def conforms(self, value: Any) -> bool:
         return True
@@ -87,6 +96,9 @@ ANY = DmnType()
 class BuiltinType(DmnType):
     name: str
     check: Callable[[Any], bool] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        self.exact = _EXACT.get(self.name, frozenset())
 
     def conforms(self, value: Any) -> bool:
         return value is None or self.check(value)
