@@ -342,3 +342,46 @@ def _decision_evaluate(user: User, obj: Any) -> bool:
 )
 def _decision_simulate(user: User, obj: Any) -> bool:
     return _in_agency(user, obj, Role.POLICY_ANALYST, Role.SUPERVISOR)
+
+
+# --- the master person index (registry) --------------------------------------------------
+
+
+@permission(
+    "feed_mapping.manage",
+    scope="registry:write",
+    description="Define how an agency's feed maps to the common person schema.",
+)
+def _feed_mapping_manage(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.DATA_STEWARD, Role.AGENCY_ADMIN)
+
+
+@permission(
+    "person.view",
+    scope="persons:read",
+    description="Search master persons and read a golden record with its provenance.",
+)
+def _person_view(user: User, obj: Any) -> bool:
+    # The index spans agencies; which linked source records a viewer sees is narrowed
+    # by source_record.view in the selector.
+    return is_platform_admin(user) or bool(
+        agencies_where(user, Role.DATA_STEWARD, Role.CASEWORKER, Role.SUPERVISOR)
+    )
+
+
+@permission(
+    "person.review",
+    scope="persons:write",
+    description="Decide uncertain matches; merge and split persons; undo such changes.",
+)
+def _person_review(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or bool(agencies_where(user, Role.DATA_STEWARD))
+
+
+@permission(
+    "linkage.manage",
+    scope="persons:write",
+    description="Train linkage models, run batch linkage and export links.",
+)
+def _linkage_manage(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or bool(agencies_where(user, Role.DATA_STEWARD))
