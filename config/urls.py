@@ -13,4 +13,5 @@ urlpatterns = [
     ),
     path("", include("core.urls")),
     path("", include("identity.urls")),
+    path("registry/", include("registry.urls")),
 ]

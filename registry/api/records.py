@@ -7,9 +7,14 @@ from core.pagination import PathId
 from identity import policy
 from identity import selectors as identity_selectors
 from identity.models import User
-from registry import selectors
 from registry.models import SourceRecord
-from registry.schemas import PurposeQuery, SourceRecordOut, SourceRecordPage, SourceRecordQuery
+from registry.schemas.records import (
+    PurposeQuery,
+    SourceRecordOut,
+    SourceRecordPage,
+    SourceRecordQuery,
+)
+from registry.selectors import records as selectors
 
 router = Router(tags=["registry"])
 

@@ -1,0 +1,8 @@
+"""The registry's API: one router, made of one sub-router per part of the app."""
+
+from ninja import Router
+
+from registry.api.records import router as records_router
+
+router = Router(tags=["registry"])
+router.add_router("", records_router)

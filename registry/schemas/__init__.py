@@ -1,0 +1,1 @@
+"""API schemas of the registry, one module per part."""
