@@ -198,6 +198,11 @@ CIVICSTACK_CREATE_KEY_FILE = env_bool("CIVICSTACK_CREATE_KEY_FILE", False)
 
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 
+# The master person index (registry): national phone numbers are read in this region;
+# golden records follow the survivorship rules of this file (default: the shipped one).
+REGISTRY_PHONE_REGION = os.environ.get("REGISTRY_PHONE_REGION", "GB")
+REGISTRY_SURVIVORSHIP_FILE = os.environ.get("REGISTRY_SURVIVORSHIP_FILE", "")
+
 MAILERS = {
     "default": {
         "BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),

@@ -13,9 +13,11 @@ from registry.models import SourceRecord
 def source_record_subject(record: SourceRecord) -> str:
     """The audit trail's reference to the person a record describes.
 
-    Until the master person index links records to persons, the record itself stands for
-    the person; the index will return the master person id here.
+    The master person id once the index has linked the record; until then the record
+    itself stands for the person.
     """
+    if record.person_id:
+        return str(record.person_id)
     return f"source:{record.agency_id}:{record.agency_record_id}"
 
 

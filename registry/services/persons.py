@@ -1,0 +1,252 @@
+"""Golden records: each person's best value of every field, with where it came from.
+
+`person_golden_refresh(person_ids=...)` recomputes the golden record of the given persons
+from their source records by the deployment's survivorship rules
+(registry/config/survivorship.yaml, or the file `REGISTRY_SURVIVORSHIP_FILE` names; see
+that file for the rules). Every golden value carries its source: the agency, the agency's
+record id, the source record's id and when the source last updated it. Linkage, clerical
+review and ingest call it after they change who belongs to whom; it is a derived view,
+so it takes no actor and writes no audit entry of its own (the change that caused it did).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from registry import standardise
+from registry.models import Person, SourceRecord
+
+GOLDEN_FIELDS = (
+    "given_name",
+    "middle_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_line",
+    "locality",
+    "postcode",
+    "phone",
+    "email",
+    "national_id",
+)
+RULES = ("trust", "recent", "complete")
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "survivorship.yaml"
+CHUNK = 2000
+
+_RECORD_COLUMNS = (
+    "pk",
+    "person_id",
+    "agency__code",
+    "agency_record_id",
+    "date_of_birth_raw",
+    "source_updated_at",
+    "loaded_at",
+    *GOLDEN_FIELDS,
+)
+
+
+class SurvivorshipConfigError(ApplicationError):
+    code = "survivorship_config_invalid"
+    status = 500
+    title = "The survivorship rules are invalid"
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    rules: tuple[str, ...]
+    trust: tuple[str, ...]
+    with_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Survivorship:
+    fields: dict[str, FieldRule] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Any], *, where: str = "survivorship") -> Survivorship:
+        """Check a survivorship spec (as in survivorship.yaml); errors name the key."""
+        if not isinstance(spec, Mapping):
+            raise SurvivorshipConfigError(
+                f"{where}: expected a mapping with 'default' and 'fields'"
+            )
+        unknown = set(spec) - {"default", "fields"}
+        if unknown:
+            raise SurvivorshipConfigError(f"{where}: unknown keys {sorted(unknown)}")
+        default = cls._rule(spec.get("default") or {}, None, f"{where}.default")
+        given = spec.get("fields") or {}
+        if not isinstance(given, Mapping):
+            raise SurvivorshipConfigError(f"{where}.fields: expected a mapping")
+        extra = set(given) - set(GOLDEN_FIELDS)
+        if extra:
+            raise SurvivorshipConfigError(
+                f"{where}.fields: {sorted(extra)} are not golden fields "
+                f"({', '.join(GOLDEN_FIELDS)})"
+            )
+        rules = {
+            name: cls._rule(given.get(name) or {}, default, f"{where}.fields.{name}")
+            for name in GOLDEN_FIELDS
+        }
+        for name, rule in rules.items():
+            if rule.with_field is not None:
+                leader = rules.get(rule.with_field)
+                if leader is None or leader.with_field is not None:
+                    raise SurvivorshipConfigError(
+                        f"{where}.fields.{name}.with: '{rule.with_field}' must be a field "
+                        "chosen by rules, not by 'with'"
+                    )
+        return cls(rules)
+
+    @staticmethod
+    def _rule(spec: Any, default: FieldRule | None, where: str) -> FieldRule:
+        if not isinstance(spec, Mapping):
+            raise SurvivorshipConfigError(f"{where}: expected a mapping")
+        unknown = set(spec) - {"rules", "trust", "with"}
+        if unknown:
+            raise SurvivorshipConfigError(f"{where}: unknown keys {sorted(unknown)}")
+        rules = spec.get("rules", default.rules if default else RULES)
+        trust = spec.get("trust", default.trust if default else ())
+        if not isinstance(rules, list | tuple) or not all(r in RULES for r in rules):
+            raise SurvivorshipConfigError(f"{where}.rules: a list of {', '.join(RULES)}")
+        if not isinstance(trust, list | tuple) or not all(isinstance(a, str) for a in trust):
+            raise SurvivorshipConfigError(f"{where}.trust: a list of agency codes")
+        with_field = spec.get("with")
+        if with_field is not None and with_field not in GOLDEN_FIELDS:
+            raise SurvivorshipConfigError(f"{where}.with: '{with_field}' is not a golden field")
+        return FieldRule(tuple(rules), tuple(trust), with_field)
+
+
+@cache
+def survivorship() -> Survivorship:
+    path = Path(getattr(settings, "REGISTRY_SURVIVORSHIP_FILE", "") or DEFAULT_FILE)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SurvivorshipConfigError(f"cannot read {path.name}: {exc}") from None
+    return Survivorship.parse(spec, where=path.name)
+
+
+# --- choosing the values -----------------------------------------------------------------
+
+
+def _present(name: str, row: Mapping[str, Any]) -> bool:
+    value = row[name]
+    if name == "date_of_birth":
+        return value is not None
+    return bool(value and str(value).strip())
+
+
+def _sort_key(name: str, rule: FieldRule, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    key: list[Any] = []
+    for kind in rule.rules:
+        if kind == "trust":
+            agency = row["agency__code"]
+            key.append(rule.trust.index(agency) if agency in rule.trust else len(rule.trust))
+        elif kind == "recent":
+            updated = row["source_updated_at"] or row["loaded_at"]
+            key.append(-updated.timestamp() if updated else 0.0)
+        else:  # complete: a real date over an unreadable one; the longer text
+            value = row[name]
+            key.append(-len(str(value)) if name != "date_of_birth" else 0)
+    key.append(row["pk"])  # the oldest record breaks any remaining tie
+    return tuple(key)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def golden_record(rows: Sequence[Mapping[str, Any]], rules: Survivorship | None = None) -> dict:
+    """The golden record of one person's source records (rows of `_RECORD_COLUMNS`)."""
+    rules = rules or survivorship()
+    winners: dict[str, Mapping[str, Any]] = {}
+    golden: dict[str, Any] = {}
+    ordered = sorted(rules.fields.items(), key=lambda item: item[1].with_field is not None)
+    for name, rule in ordered:
+        if rule.with_field is not None:
+            leader = winners.get(rule.with_field)
+            row = leader if leader is not None and _present(name, leader) else None
+        else:
+            candidates = [r for r in rows if _present(name, r)]
+            row = min(candidates, key=lambda r: _sort_key(name, rule, r)) if candidates else None
+        if row is None:
+            continue
+        winners[name] = row
+        updated = row["source_updated_at"] or row["loaded_at"]
+        golden[name] = {
+            "value": _json_value(row[name]),
+            "agency": row["agency__code"],
+            "record": row["agency_record_id"],
+            "record_id": row["pk"],
+            "updated_at": updated.isoformat() if updated else None,
+        }
+    return golden
+
+
+def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def person_golden_refresh(*, person_ids: Iterable[str]) -> int:
+    """Recompute the golden records of these persons; returns how many were written.
+
+    A person with no records left keeps its last golden record (it is retired by whoever
+    emptied it). Runs in chunks, each in its own transaction, so a national-scale refresh
+    does not hold one huge transaction.
+    """
+    ids = sorted({pid for pid in person_ids if pid})
+    rules = survivorship()
+    written = 0
+    now = timezone.now()
+    for chunk in _chunks(ids, CHUNK):
+        by_person: dict[str, list[dict[str, Any]]] = {}
+        records = SourceRecord.objects.filter(person_id__in=chunk).values(*_RECORD_COLUMNS)
+        for row in records.iterator(chunk_size=CHUNK):
+            by_person.setdefault(row["person_id"], []).append(row)
+        people = []
+        for person in Person.objects.filter(pk__in=list(by_person)):
+            golden = golden_record(by_person[person.pk], rules)
+            person.golden = json.dumps(golden, sort_keys=True)
+            person.given_name = str(golden.get("given_name", {}).get("value", ""))
+            person.family_name = str(golden.get("family_name", {}).get("value", ""))
+            dob = golden.get("date_of_birth", {}).get("value")
+            person.date_of_birth = date.fromisoformat(dob) if dob else None
+            person.std_given_name = standardise.name(person.given_name)
+            person.std_family_name = standardise.name(person.family_name)
+            person.updated_at = now
+            people.append(person)
+        with transaction.atomic():
+            Person.objects.bulk_update(
+                people,
+                [
+                    "golden",
+                    "given_name",
+                    "family_name",
+                    "date_of_birth",
+                    "std_given_name",
+                    "std_family_name",
+                    "updated_at",
+                ],
+                batch_size=500,
+            )
+        written += len(people)
+    return written
+
+
+def person_golden(person: Person) -> dict[str, Any]:
+    """A person's golden record as stored ({} before the first refresh)."""
+    return json.loads(person.golden) if person.golden else {}
