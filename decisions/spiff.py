@@ -75,7 +75,7 @@ def to_task_value(value: Any, *, path: str = "result") -> Any:
     raise FeelScriptError(f"{path} is a {feel.type_name(value)}, which task data cannot hold")
 
 
-class FeelEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+class FeelEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates and executes with FEEL; the SpiffWorkflow environment interface."""
 
     def __init__(
@@ -139,7 +139,7 @@ class FeelEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
         return json.dumps(connector(params, context))
 
 
-class FeelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+class FeelScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine with FEEL in place of Python."""
 
     def __init__(
@@ -158,6 +158,6 @@ class FeelScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
         try:
-            return self.environment.call_service(task.data, **kwargs)  # type: ignore[no-any-return]
+            return self.environment.call_service(task.data, **kwargs)
         except Exception as exc:
             raise WorkflowTaskException(str(exc), task=task, exception=exc) from exc
