@@ -2,6 +2,12 @@
 
 from django.urls import URLPattern, URLResolver
 
+from registry.views import persons
+from registry.views import review as review_views
+
 app_name = "registry"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    *persons.urlpatterns,
+    *review_views.urlpatterns,
+]

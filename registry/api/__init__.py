@@ -4,7 +4,9 @@ from ninja import Router
 
 from registry.api.persons import router as persons_router
 from registry.api.records import router as records_router
+from registry.api.review import router as review_router
 
 router = Router(tags=["registry"])
 router.add_router("", records_router)
 router.add_router("", persons_router)
+router.add_router("", review_router)
