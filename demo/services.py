@@ -25,6 +25,7 @@ from identity import services as identity_services
 from identity.choices import AgencyKind, Role, UserKind
 from identity.models import Agency, RoleAssignment, User
 from registry.models import SourceRecord
+from registry.services.feeds import source_record_standardise
 
 # The demo's passwords, in one place. They pass the password validators; they are printed
 # by `manage.py demo_accounts` and must never exist outside a demo database.
@@ -314,7 +315,12 @@ def source_records_load(
     counts: Counter[str] = Counter()
     for number, (batch, people) in enumerate(_batches(population, batch_size), start=1):
         SourceRecord.objects.bulk_create(
-            [_source_record(r, agency_id=agency_ids[r.agency], loaded_at=loaded_at) for r in batch],
+            [
+                source_record_standardise(
+                    _source_record(r, agency_id=agency_ids[r.agency], loaded_at=loaded_at)
+                )
+                for r in batch
+            ],
             batch_size=batch_size,
         )
         # With DEBUG on, Django keeps every query's SQL: a million rows would fill memory.

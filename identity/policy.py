@@ -92,6 +92,15 @@ def is_platform_admin(user: User) -> bool:
     return has_role(user, Role.PLATFORM_ADMIN)
 
 
+def is_platform_system(user: User) -> bool:
+    """The platform's own account (`identity.services.system_actor`), in a command or task.
+
+    It acts for the operator who ran the command or the steward whose upload a background
+    task finishes; that person was authorised when the work was queued.
+    """
+    return bool(getattr(user, "civic_system", False)) and is_platform_admin(user)
+
+
 def mfa_satisfied(user: User) -> bool:
     """Staff and partners need a second factor in this session (or a token minted from one)."""
     if not user.needs_mfa:
@@ -282,7 +291,7 @@ def _source_record_view(user: User, obj: Any) -> bool:
     description="Load or correct an agency's source records.",
 )
 def _source_record_manage(user: User, obj: Any) -> bool:
-    return _in_agency(user, obj, Role.DATA_STEWARD)
+    return is_platform_system(user) or _in_agency(user, obj, Role.DATA_STEWARD)
 
 
 # Re-exported so routes and views take every access marker from one module.
@@ -353,7 +362,7 @@ def _decision_simulate(user: User, obj: Any) -> bool:
     description="Define how an agency's feed maps to the common person schema.",
 )
 def _feed_mapping_manage(user: User, obj: Any) -> bool:
-    return _in_agency(user, obj, Role.DATA_STEWARD, Role.AGENCY_ADMIN)
+    return is_platform_system(user) or _in_agency(user, obj, Role.DATA_STEWARD, Role.AGENCY_ADMIN)
 
 
 @permission(
