@@ -394,3 +394,81 @@ def _person_review(user: User, obj: Any) -> bool:
 )
 def _linkage_manage(user: User, obj: Any) -> bool:
     return is_platform_admin(user) or bool(agencies_where(user, Role.DATA_STEWARD))
+
+
+# --- cases (services as BPMN + DMN + forms) ----------------------------------------------
+
+
+@permission(
+    "service.view",
+    scope="cases:read",
+    description="See an agency's service definitions and their versions.",
+)
+def _service_view(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or _in_agency(
+        user, obj, Role.POLICY_ANALYST, Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN
+    )
+
+
+@permission(
+    "service.deploy",
+    scope="cases:write",
+    description="Deploy a service version (BPMN, DMN, form) and schedule its activation.",
+)
+def _service_deploy(user: User, obj: Any) -> bool:
+    return is_platform_system(user) or _in_agency(user, obj, Role.POLICY_ANALYST, Role.AGENCY_ADMIN)
+
+
+@permission(
+    "case.submit",
+    scope="cases:write",
+    description="Apply for a service: a citizen for themself, staff for the agency's service.",
+)
+def _case_submit(user: User, obj: Any) -> bool:
+    from identity.choices import UserKind
+
+    if user.kind == UserKind.CITIZEN:
+        return True  # for themself; the service checks the applicant is the user
+    return is_platform_system(user) or _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+@permission(
+    "case.view",
+    scope="cases:read",
+    description="Read a case: its applicant, or staff of the agency that runs the service.",
+)
+def _case_view(user: User, obj: Any) -> bool:
+    from identity.choices import UserKind
+
+    if user.kind == UserKind.CITIZEN:
+        return obj is ANY_OBJECT or getattr(obj, "applicant_id", None) == user.pk
+    return is_platform_admin(user) or _in_agency(
+        user, obj, Role.CASEWORKER, Role.SUPERVISOR, Role.POLICY_ANALYST
+    )
+
+
+@permission(
+    "work_item.work",
+    scope="cases:write",
+    description="Claim, release and complete work items of the agency's queues.",
+)
+def _work_item_work(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+@permission(
+    "work_item.assign",
+    scope="cases:write",
+    description="Reassign work and rebalance queues (supervisors).",
+)
+def _work_item_assign(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.SUPERVISOR)
+
+
+@permission(
+    "case.override",
+    scope="cases:write",
+    description="Override an automated decision on a case, with a mandatory reason.",
+)
+def _case_override(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR)

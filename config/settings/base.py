@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "identity",
     "registry",
     "decisions",
+    "cases",
     "demo",
 ]
 

@@ -1,0 +1,1 @@
+"""Services (BPMN + DMN + form, versioned) and the cases that run them."""
