@@ -1,0 +1,313 @@
+"""Source records as the linkage frame: one row per record, the columns the model compares.
+
+`prepare(df)` takes a pandas DataFrame of standardised records with the base columns
+
+    unique_id (int), given_name, family_name, previous_family_name, date_of_birth
+    (datetime.date, "YYYY-MM-DD" text or None), address, postcode, national_id_index
+    (any opaque identifier token: linkage only tests equality), sex, phone, email,
+    and optionally given_name_root
+
+(missing columns are taken as empty; "" and NaN become None) and adds the derived
+columns, in bulk (vectorised, no Python loop per row):
+
+    given_name         the first given name
+    given_name_root    the formal name of a nickname (registry.standardise.given_name_root)
+    family_name_first  the first part of a double-barrelled family name
+    dob                the date of birth as "YYYY-MM-DD"
+    dob_days           days since 1970-01-01 (for "within a year")
+    dob_swapped        the date with day and month swapped, when that is another date
+    postcode_district  the outward code (all but the last three characters), or the first
+                       two characters of a short postcode
+
+`features(values)` derives the same columns for one record in plain Python (real-time
+matching); a test checks both agree. `records_frame()` reads every SourceRecord from the
+database in bulk; where ingest left a std_* column empty it is computed here with
+registry.standardise, so linkage works on any rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from registry import standardise
+
+BASE_COLUMNS: tuple[str, ...] = (
+    "unique_id",
+    "given_name",
+    "given_name_root",
+    "family_name",
+    "previous_family_name",
+    "date_of_birth",
+    "address",
+    "postcode",
+    "national_id_index",
+    "sex",
+    "phone",
+    "email",
+)
+FRAME_COLUMNS: tuple[str, ...] = (
+    "unique_id",
+    "given_name",
+    "given_name_root",
+    "family_name",
+    "family_name_first",
+    "previous_family_name",
+    "dob",
+    "dob_days",
+    "dob_swapped",
+    "address",
+    "postcode",
+    "postcode_district",
+    "national_id_index",
+    "sex",
+    "phone",
+    "email",
+)
+_EPOCH = datetime.date(1970, 1, 1)
+
+
+# --- one record -------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN
+        return None
+    text = str(value)
+    return text or None
+
+
+def _first_token(value: str | None) -> str | None:
+    return value.split(" ", 1)[0] or None if value else None
+
+
+def _as_date(value: Any) -> datetime.date | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    try:
+        return datetime.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _swapped(day: datetime.date) -> str | None:
+    if day.day > 12 or day.day == day.month:
+        return None
+    return f"{day.year:04d}-{day.day:02d}-{day.month:02d}"
+
+
+def _district(postcode: str | None) -> str | None:
+    if not postcode:
+        return None
+    return postcode[:-3] if len(postcode) >= 5 else postcode[:2]
+
+
+def features(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The frame row of one record given its base columns (as `prepare` makes it)."""
+    given_full = _text(values.get("given_name"))
+    given = _first_token(given_full)
+    root = _text(values.get("given_name_root")) or (
+        standardise.given_name_root(given_full) or None if given_full else None
+    )
+    family = _text(values.get("family_name"))
+    dob = _as_date(values.get("date_of_birth"))
+    postcode = _text(values.get("postcode"))
+    return {
+        "unique_id": values.get("unique_id"),
+        "given_name": given,
+        "given_name_root": root,
+        "family_name": family,
+        "family_name_first": _first_token(family),
+        "previous_family_name": _text(values.get("previous_family_name")),
+        "dob": dob.isoformat() if dob else None,
+        "dob_days": (dob - _EPOCH).days if dob else None,
+        "dob_swapped": _swapped(dob) if dob else None,
+        "address": _text(values.get("address")),
+        "postcode": postcode,
+        "postcode_district": _district(postcode),
+        "national_id_index": _text(values.get("national_id_index")),
+        "sex": _text(values.get("sex")),
+        "phone": _text(values.get("phone")),
+        "email": _text(values.get("email")),
+    }
+
+
+# --- many records, in bulk --------------------------------------------------------------
+
+
+def _clean(series: pd.Series) -> pd.Series:
+    """Text with "" and NaN as None (object dtype, so DuckDB reads VARCHAR with NULLs)."""
+    series = series.astype(object)
+    return series.where(series.notna() & (series != ""), None)
+
+
+def _first_tokens(series: pd.Series) -> pd.Series:
+    return _clean(series.str.partition(" ")[0]) if len(series) else series
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """The linkage frame of standardised records (see the module docstring)."""
+    if "unique_id" not in df.columns:
+        raise ValueError("the records need a unique_id column")
+    n = len(df)
+    empty = pd.Series([None] * n, index=df.index, dtype=object)
+    base = {c: _clean(df[c]) if c in df.columns else empty for c in BASE_COLUMNS[1:]}
+    out = pd.DataFrame({"unique_id": df["unique_id"].to_numpy()}, index=df.index)
+    given_full = base["given_name"].astype(object)
+    out["given_name"] = _first_tokens(given_full.fillna(""))
+    root = base["given_name_root"]
+    missing_root = root.isna() & given_full.notna()
+    if missing_root.any():
+        computed = given_full[missing_root].map(
+            {v: standardise.given_name_root(v) or None for v in given_full[missing_root].unique()}
+        )
+        root = root.where(~missing_root, computed)
+    out["given_name_root"] = _clean(root)
+    out["family_name"] = base["family_name"]
+    out["family_name_first"] = _first_tokens(base["family_name"].fillna(""))
+    out["previous_family_name"] = base["previous_family_name"]
+
+    dates = pd.to_datetime(
+        base["date_of_birth"].map(lambda v: _iso(v)), format="%Y-%m-%d", errors="coerce"
+    )
+    has = dates.notna()
+    out["dob"] = _clean(dates.dt.strftime("%Y-%m-%d").where(has, None))
+    days = (dates - pd.Timestamp(_EPOCH)).dt.days
+    out["dob_days"] = days.astype("Int64")
+    day, month = dates.dt.day, dates.dt.month
+    swappable = has & (day <= 12) & (day != month)
+    swapped = (
+        dates.dt.year.astype("Int64").astype(str).str.zfill(4)
+        + "-"
+        + day.astype("Int64").astype(str).str.zfill(2)
+        + "-"
+        + month.astype("Int64").astype(str).str.zfill(2)
+    )
+    out["dob_swapped"] = _clean(swapped.where(swappable, None))
+
+    out["address"] = base["address"]
+    postcode = base["postcode"]
+    out["postcode"] = postcode
+    lengths = postcode.fillna("").str.len()
+    district = postcode.fillna("").str[:-3].where(lengths >= 5, postcode.fillna("").str[:2])
+    out["postcode_district"] = _clean(district.where(postcode.notna(), None))
+    for column in ("national_id_index", "sex", "phone", "email"):
+        out[column] = base[column]
+    return out.reset_index(drop=True)[list(FRAME_COLUMNS)]
+
+
+def _iso(value: Any) -> str | None:
+    day = _as_date(value)
+    return day.isoformat() if day else None
+
+
+def term_frequencies(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Each value's share of the non-null values of its column (Splink's definition)."""
+    return {
+        column: {
+            str(k): float(v) for k, v in frame[column].dropna().value_counts(normalize=True).items()
+        }
+        for column in columns
+    }
+
+
+# --- from the database ------------------------------------------------------------------
+
+_DB_FIELDS = (
+    "id",
+    "given_name",
+    "std_given_name",
+    "std_given_name_root",
+    "family_name",
+    "std_family_name",
+    "previous_family_name",
+    "date_of_birth",
+    "address_line",
+    "std_address",
+    "postcode",
+    "std_postcode",
+    "national_id_index",
+    "sex",
+    "phone",
+    "std_phone",
+    "email",
+    "std_email",
+)
+
+
+def _safe(fn: Any, value: str) -> str:
+    try:
+        return str(fn(value))
+    except ValueError:
+        return ""
+
+
+def base_values(record: Any) -> dict[str, Any]:
+    """The base columns of one SourceRecord (std_* columns, computed if ingest left them)."""
+    row = {f: getattr(record, f if f != "id" else "pk") for f in _DB_FIELDS}
+    return _base_from_row(row)
+
+
+def _base_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    given = row["std_given_name"] or standardise.name(row["given_name"])
+    return {
+        "unique_id": row["id"],
+        "given_name": given,
+        "given_name_root": row["std_given_name_root"] or None,
+        "family_name": row["std_family_name"] or standardise.name(row["family_name"]),
+        "previous_family_name": standardise.name(row["previous_family_name"]),
+        "date_of_birth": row["date_of_birth"],
+        "address": row["std_address"] or standardise.address(row["address_line"]),
+        "postcode": row["std_postcode"] or standardise.postcode(row["postcode"]),
+        "national_id_index": row["national_id_index"],
+        "sex": row["sex"],
+        "phone": row["std_phone"] or _safe(standardise.phone, row["phone"] or ""),
+        "email": row["std_email"] or _safe(standardise.email, row["email"] or ""),
+    }
+
+
+def records_frame(queryset: Any = None) -> pd.DataFrame:
+    """Every source record (or those of `queryset`) as the linkage frame, read in bulk."""
+    from registry.models import SourceRecord
+
+    qs = SourceRecord.objects.all() if queryset is None else queryset
+    rows = list(qs.order_by("id").values_list(*_DB_FIELDS))
+    raw = pd.DataFrame(rows, columns=list(_DB_FIELDS))
+    if raw.empty:
+        return prepare(pd.DataFrame({"unique_id": pd.Series([], dtype="int64")}))
+    base = pd.DataFrame({"unique_id": raw["id"]})
+    base["given_name"] = _fill(raw, "std_given_name", "given_name", standardise.name)
+    base["given_name_root"] = raw["std_given_name_root"]
+    base["family_name"] = _fill(raw, "std_family_name", "family_name", standardise.name)
+    base["previous_family_name"] = _map_unique(raw["previous_family_name"], standardise.name)
+    base["date_of_birth"] = raw["date_of_birth"]
+    base["address"] = _fill(raw, "std_address", "address_line", standardise.address)
+    base["postcode"] = _fill(raw, "std_postcode", "postcode", standardise.postcode)
+    base["national_id_index"] = raw["national_id_index"]
+    base["sex"] = raw["sex"]
+    base["phone"] = _fill(raw, "std_phone", "phone", lambda v: _safe(standardise.phone, v))
+    base["email"] = _fill(raw, "std_email", "email", lambda v: _safe(standardise.email, v))
+    return prepare(base)
+
+
+def _map_unique(series: pd.Series, fn: Any) -> pd.Series:
+    values = series.fillna("")
+    return values.map({v: fn(v) for v in values.unique()})
+
+
+def _fill(raw: pd.DataFrame, std: str, source: str, fn: Any) -> pd.Series:
+    """The std_* column, computed from the source column where it is empty."""
+    have = raw[std].fillna("")
+    missing = have == ""
+    if not missing.any():
+        return have
+    return have.where(~missing, _map_unique(raw.loc[missing, source], fn))
