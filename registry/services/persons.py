@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -217,34 +217,56 @@ def person_golden_refresh(*, person_ids: Iterable[str]) -> int:
         records = SourceRecord.objects.filter(person_id__in=chunk).values(*_RECORD_COLUMNS)
         for row in records.iterator(chunk_size=CHUNK):
             by_person.setdefault(row["person_id"], []).append(row)
-        people = []
-        for person in Person.objects.filter(pk__in=list(by_person)):
-            golden = golden_record(by_person[person.pk], rules)
-            person.golden = json.dumps(golden, sort_keys=True)
-            person.given_name = str(golden.get("given_name", {}).get("value", ""))
-            person.family_name = str(golden.get("family_name", {}).get("value", ""))
+        rows = []
+        for pid in sorted(by_person):
+            golden = golden_record(by_person[pid], rules)
+            given = str(golden.get("given_name", {}).get("value", ""))
+            family = str(golden.get("family_name", {}).get("value", ""))
             dob = golden.get("date_of_birth", {}).get("value")
-            person.date_of_birth = date.fromisoformat(dob) if dob else None
-            person.std_given_name = standardise.name(person.given_name)
-            person.std_family_name = standardise.name(person.family_name)
-            person.updated_at = now
-            people.append(person)
-        with transaction.atomic():
-            Person.objects.bulk_update(
-                people,
-                [
-                    "golden",
-                    "given_name",
-                    "family_name",
-                    "date_of_birth",
-                    "std_given_name",
-                    "std_family_name",
-                    "updated_at",
-                ],
-                batch_size=500,
-            )
-        written += len(people)
+            values = {
+                "golden": json.dumps(golden, sort_keys=True),
+                "given_name": given,
+                "family_name": family,
+                "date_of_birth": date.fromisoformat(dob) if dob else None,
+                "std_given_name": standardise.name(given),
+                "std_family_name": standardise.name(family),
+                "updated_at": now,
+            }
+            rows.append([*(_prep(name, value) for name, value in values.items()), pid])
+        _update_rows(rows)
+        written += len(rows)
     return written
+
+
+_UPDATED = (
+    "golden",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "std_given_name",
+    "std_family_name",
+    "updated_at",
+)
+
+
+def _prep(name: str, value: Any) -> Any:
+    """A value as the database stores it (the golden record encrypted, dates adapted)."""
+    field = Person._meta.get_field(name)
+    return field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+
+def _update_rows(rows: list[list[Any]]) -> None:
+    """One UPDATE per person, sent as one batch: Django's bulk_update builds a CASE per
+    column and row, which costs seconds per thousand persons; this costs milliseconds."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(Person._meta.db_table)
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"{quote(n)} = %s" for n in _UPDATED)  # field names are the columns
+    # names come from the model, values are parameters
+    sql = f"UPDATE {table} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def person_golden(person: Person) -> dict[str, Any]:
