@@ -13,3 +13,13 @@ def ingest_upload_run(*, batch_id: str) -> None:
     from registry.services import feeds
 
     feeds.ingest_upload_process(batch_id=batch_id, actor=system_actor())
+
+
+@task()
+@retrying()
+def records_match_run(*, record_ids: list[int]) -> None:
+    """Match records a feed just loaded (real time); matching twice leaves them as they are."""
+    from identity.services import system_actor
+    from registry.services import linkage
+
+    linkage.records_match(record_ids=record_ids, actor=system_actor())

@@ -344,9 +344,14 @@ class IngestResult:
 def records_loaded(*, batch: IngestBatch, record_ids: list[int]) -> None:
     """The call point for real-time matching (issue 3, point 3), after each committed chunk.
 
-    `record_ids` are the source records the chunk created or changed. Matching is not done
-    here yet: the linkage part plugs in by queuing its match task for these ids.
+    `record_ids` are the source records the chunk created or changed: once the chunk
+    commits, a background task matches the new ones against the index in real time and
+    refreshes the golden records of the changed ones (registry.services.linkage).
     """
+    if record_ids:
+        from registry.tasks import records_match_run
+
+        enqueue_on_commit(records_match_run, record_ids=list(record_ids))
 
 
 def _authorize_load(actor: User, agency: Agency) -> None:

@@ -461,3 +461,29 @@ def persons_export_links(*, actor: User, out: SupportsWrite) -> int:
         count += 1
     audit.record(actor=actor, action="linkage.export_links", data={"records": count})
     return count
+
+
+def records_match(*, record_ids: Iterable[int], actor: User) -> dict[str, int]:
+    """After a feed load: give each new record a person at once, refresh changed persons.
+
+    Records without a person are matched in real time (join, new person, or new person
+    with a pair for review). Records that already have one keep it (a changed record
+    moves, if it must, at the next batch link run, which sees all pairs at once); their
+    persons' golden records are refreshed. With no trained model yet, nothing is matched:
+    the first `manage.py link` links everyone. Returns counts by outcome.
+    """
+    from registry.linkage.realtime import record_match_realtime
+
+    counts = {"joined": 0, "new": 0, "review": 0, "refreshed": 0, "waiting": 0}
+    records = list(SourceRecord.objects.filter(pk__in=list(record_ids)).order_by("pk"))
+    linked = {r.person_id for r in records if r.person_id}
+    if linked:
+        _golden_refresh({str(p) for p in linked})
+        counts["refreshed"] = len(linked)
+    if linkage_model_active() is None:
+        counts["waiting"] = sum(1 for r in records if not r.person_id)
+        return counts
+    for record in records:
+        if not record.person_id:
+            counts[record_match_realtime(record=record, actor=actor).decision] += 1
+    return counts
