@@ -16,8 +16,8 @@ DEV := DJANGO_SETTINGS_MODULE=config.settings.dev
 TEST := DJANGO_SETTINGS_MODULE=config.settings.test
 
 
-.PHONY: help venv install messages demo demo-reset serve worker migrate test pytest lint fmt typecheck \
-	check openapi clean distclean
+.PHONY: help venv install messages demo demo-reset serve worker migrate test test-spark pytest lint fmt \
+	typecheck check openapi clean distclean
 
 help: ## List the targets
 	@echo "CivicStack: make <target> [PORT=8000] [PEOPLE=2000] [SEED=1] [PYTEST_ARGS=...]"
@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 		|| { echo "$(VENV) uses Python < 3.12; run 'make distclean' and retry" >&2; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	@touch $@
 
 # Translations are compiled from the committed .po files (needs gettext's msgfmt).
@@ -53,6 +53,7 @@ migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_UR
 
 demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
 	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED) --truth var/truth.csv
+	$(DEV) $(PY) manage.py link --if-unlinked
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
 
 demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)
@@ -86,6 +87,9 @@ pytest: install ## Run the test suite only (PYTEST_ARGS=... to select)
 		if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 test: lint typecheck check pytest ## Everything CI runs on SQLite: lint, types, checks, tests
+
+test-spark: install ## Only the linkage tests on Apache Spark (local mode; needs Java 17+)
+	$(TEST) $(VENV)/bin/pytest -m spark registry/tests
 
 openapi: install ## Write docs/openapi.json from the API (commit it with API changes)
 	$(TEST) $(PY) manage.py export_openapi_schema --api config.api.api --indent 2 --sorted \

@@ -1,10 +1,13 @@
 """Records loaded by a feed are matched against the index at once (issue 3, point 3)."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from identity.models import Agency
 from identity.services import system_actor
-from registry.models import MembershipEvent, Person, SourceRecord
+from registry.models import LinkRun, MembershipEvent, Person, SourceRecord
 from registry.services import feeds, linkage
 from registry.tests.feeds_helpers import csv_bytes, revenue_row
 from registry.tests.test_linkage_run import population  # noqa: F401 - fixture
@@ -81,3 +84,14 @@ def test_before_any_link_run_loaded_records_wait_for_the_first_one(
         feeds.ingest_file(agency=Agency.objects.get(code="revenue"), data=data, actor=actor)
     assert callbacks  # the match task was queued, and found no model to match with
     assert SourceRecord.objects.get(agency_record_id="RV-NEW-9").person_id is None
+
+
+def test_link_if_unlinked_does_nothing_when_everyone_has_a_person(population):  # noqa: F811
+    # given a linked index (make demo runs `link --if-unlinked` after every start)
+    linkage.link_run(actor=system_actor())
+    out = io.StringIO()
+    # when the demo starts again
+    call_command("link", "--if-unlinked", stdout=out)
+    # then no second run is made
+    assert "nothing to link" in out.getvalue()
+    assert LinkRun.objects.count() == 1

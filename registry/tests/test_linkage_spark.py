@@ -4,10 +4,13 @@ from registry.linkage.pipeline import link_frame
 from registry.linkage.spark import spark_missing_reason
 from registry.tests.test_linkage_scoring import synthetic_frame  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.skipif(
-    spark_missing_reason() is not None,
-    reason=f"the Spark engine needs pyspark and Java: {spark_missing_reason()}",
-)
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(
+        spark_missing_reason() is not None,
+        reason=f"the Spark engine needs pyspark and Java: {spark_missing_reason()}",
+    ),
+]
 
 
 def test_spark_gives_the_same_links_as_duckdb_with_the_same_model(synthetic_frame):  # noqa: F811

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from core.errors import ApplicationError
 from identity.services import system_actor
 from registry.linkage.pipeline import ENGINES
+from registry.models import SourceRecord
 from registry.services import linkage
 
 
@@ -22,6 +23,11 @@ class Command(BaseCommand):
             "--retrain", action="store_true", help="Train a new model version first."
         )
         parser.add_argument(
+            "--if-unlinked",
+            action="store_true",
+            help="Do nothing when every source record already has a person (for make demo).",
+        )
+        parser.add_argument(
             "--threshold",
             type=float,
             default=None,
@@ -33,6 +39,9 @@ class Command(BaseCommand):
         threshold = options["threshold"]
         if threshold is not None and not 0 < threshold < 1:
             raise CommandError("--threshold must be a probability between 0 and 1.")
+        if options["if_unlinked"] and not SourceRecord.objects.filter(person__isnull=True).exists():
+            self.stdout.write("Every source record already has a person: nothing to link.")
+            return
         try:
             run = linkage.link_run(
                 actor=system_actor(),
