@@ -115,9 +115,20 @@ BENCH_WINDOWS ?= 3
 BENCH_SECONDS ?= 2
 BENCH_NOTE ?=
 
+BENCH_LINKAGE_ONLY ?= febrl4,synthetic,realtime
+BENCH_RECORDS ?= 1000000
+BENCH_INDEXED ?= 100000
+BENCH_QUERIES ?= 1000
+
+.PHONY: bench-linkage
+bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink, 1M synthetic records, real-time latency (~15 min)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
+	$(PY) -m bench.linkage --only $(BENCH_LINKAGE_ONLY) --records $(BENCH_RECORDS) \
+		--indexed $(BENCH_INDEXED) --queries $(BENCH_QUERIES) --seed $(SEED) --note '$(BENCH_NOTE)'
+
 .PHONY: bench-decisions
 bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs SpiffWorkflow (~2 min)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
 	$(PY) -m bench.decisions --inputs $(BENCH_INPUTS) --rounds $(BENCH_ROUNDS) \
 		--windows $(BENCH_WINDOWS) --seconds $(BENCH_SECONDS) --seed $(SEED) --note '$(BENCH_NOTE)'
 
