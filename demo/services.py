@@ -25,6 +25,7 @@ from identity import services as identity_services
 from identity.choices import AgencyKind, Role, UserKind
 from identity.models import Agency, RoleAssignment, User
 from registry.models import SourceRecord
+from registry.services.citizens import PORTAL_AGENCY_CODE, citizen_record_register
 from registry.services.feeds import source_record_standardise
 
 # The demo's passwords, in one place. They pass the password validators; they are printed
@@ -212,6 +213,8 @@ def demo_citizens_ensure(*, actor: User, people: list[TruePerson]) -> list[User]
                 national_id=person.national_id,
                 is_demo=True,
             )
+            # as the portal does at sign-up: the account's own record, matched at once
+            citizen_record_register(user=user, date_of_birth=person.date_of_birth)
         users.append(user)
     return users
 
@@ -385,7 +388,8 @@ def demo_government_seed(
     agencies = demo_agencies_ensure(actor=actor)
     staff = demo_staff_ensure(actor=actor, agencies=agencies)
     population = Population(people=people, seed=seed, featured=DEMO_CITIZENS)
-    citizens = demo_citizens_ensure(actor=actor, people=population.featured_people())
+    featured = population.featured_people()
+    citizens = demo_citizens_ensure(actor=actor, people=featured)
     counts = source_records_load(
         actor=actor,
         population=population,
@@ -394,6 +398,11 @@ def demo_government_seed(
         truth=truth,
         progress=progress,
     )
+    if truth is not None:  # the citizens' own portal records belong to their true persons
+        csv.writer(truth, lineterminator="\n").writerows(
+            (PORTAL_AGENCY_CODE, f"user-{user.pk}", person.person_id)
+            for user, person in zip(citizens, featured, strict=True)
+        )
     audit.record(
         actor=actor,
         action="demo.seed",

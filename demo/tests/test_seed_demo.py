@@ -17,6 +17,7 @@ from demo.synth import ErrorKind, Population
 from identity.choices import AgencyKind, Role, UserKind
 from identity.models import Agency, RoleAssignment, User
 from registry.models import SourceRecord
+from registry.services.citizens import PORTAL_AGENCY_CODE
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +74,19 @@ def test_seed_creates_the_government_and_its_records(tmp_path):
     # when the demo government is seeded with a truth file
     truth = tmp_path / "truth.csv"
     output = _seed("--truth", str(truth), "--batch-size", "100")
-    # then there are four government agencies and a partner organisation
+    # then there are four government agencies, the citizen portal (the demo citizens'
+    # own records, as if they had signed up) and a partner organisation
     kinds = dict(Agency.objects.values_list("code", "kind"))
-    assert {c for c, k in kinds.items() if k == AgencyKind.GOVERNMENT} == GOVERNMENT
+    assert {c for c, k in kinds.items() if k == AgencyKind.GOVERNMENT} == GOVERNMENT | {
+        PORTAL_AGENCY_CODE
+    }
     assert kinds[services.PARTNER_AGENCY_CODE] == AgencyKind.PARTNER
     # and exactly the records the generator makes, per agency
     expected = Population(people=PEOPLE, seed=SEED)
     expected_rows = list(expected.records())
-    assert SourceRecord.objects.count() == len(expected_rows)
+    assert SourceRecord.objects.exclude(agency__code=PORTAL_AGENCY_CODE).count() == len(
+        expected_rows
+    )
     for code in GOVERNMENT:
         assert (
             SourceRecord.objects.filter(agency__code=code).count() == expected.stats.records[code]
@@ -92,8 +98,12 @@ def test_seed_creates_the_government_and_its_records(tmp_path):
     assert {(r["agency"], r["agency_record_id"]) for r in rows} == set(
         SourceRecord.objects.values_list("agency__code", "agency_record_id")
     )
+    portal = [r for r in rows if r["agency"] == PORTAL_AGENCY_CODE]
+    assert len(portal) == 3  # the demo citizens' own records, with their true persons
     assert {(r.agency, r.agency_record_id, r.true_person_id) for r in expected_rows} == {
-        (r["agency"], r["agency_record_id"], r["true_person_id"]) for r in rows
+        (r["agency"], r["agency_record_id"], r["true_person_id"])
+        for r in rows
+        if r["agency"] != PORTAL_AGENCY_CODE
     }
 
 
@@ -223,10 +233,10 @@ def test_the_load_is_audited_per_batch_not_per_record():
     _seed("--batch-size", "200")
     # then one audit entry per batch carries the counts
     loads = AuditEntry.objects.filter(action="registry.source_records_load")
-    total = SourceRecord.objects.count()
+    total = SourceRecord.objects.exclude(agency__code=PORTAL_AGENCY_CODE).count()
     assert 1 < loads.count() <= total // 200 + 1
     assert sum(entry.data["records"] for entry in loads) == total
-    assert AuditEntry.objects.filter(action="agency.create").count() == 5
+    assert AuditEntry.objects.filter(action="agency.create").count() == 6  # with the portal
     assert AuditEntry.objects.filter(action="demo.seed").count() == 1
 
 

@@ -424,7 +424,9 @@ def _clean_note(note: str) -> str:
 
 def _open_candidate(pk: int) -> MatchCandidate:
     candidate = (
-        MatchCandidate.objects.select_for_update().select_related("decided_by").filter(pk=pk)
+        MatchCandidate.objects.select_for_update(of=("self",))
+        .select_related("decided_by")
+        .filter(pk=pk)
     ).first()
     if candidate is None:
         raise NotFound(f"No match candidate {pk}.")
