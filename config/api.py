@@ -69,6 +69,7 @@ install_problem_handlers(api)
 
 
 def _mount_routers() -> None:
+    from cases.api import router as cases_router
     from decisions.api import router as decisions_router
     from identity.api import router as identity_router
     from registry.api import router as registry_router
@@ -76,6 +77,7 @@ def _mount_routers() -> None:
     api.add_router("/", identity_router)
     api.add_router("/registry", registry_router)
     api.add_router("/decisions", decisions_router)
+    api.add_router("/cases", cases_router)
 
 
 _mount_routers()

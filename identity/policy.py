@@ -332,7 +332,8 @@ def _decision_model_view(user: User, obj: Any) -> bool:
     description="Upload decision model versions and schedule their activation.",
 )
 def _decision_model_manage(user: User, obj: Any) -> bool:
-    return _in_agency(user, obj, Role.POLICY_ANALYST)
+    # the platform account uploads a service's DMN when a policy analyst deploys it
+    return is_platform_system(user) or _in_agency(user, obj, Role.POLICY_ANALYST)
 
 
 @permission(
@@ -341,7 +342,10 @@ def _decision_model_manage(user: User, obj: Any) -> bool:
     description="Evaluate an agency's active decision model on given inputs (recorded).",
 )
 def _decision_evaluate(user: User, obj: Any) -> bool:
-    return _in_agency(user, obj, Role.POLICY_ANALYST, Role.CASEWORKER, Role.SUPERVISOR)
+    # the case engine evaluates a service's decisions as the platform account
+    return is_platform_system(user) or _in_agency(
+        user, obj, Role.POLICY_ANALYST, Role.CASEWORKER, Role.SUPERVISOR
+    )
 
 
 @permission(

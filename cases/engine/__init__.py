@@ -1,0 +1,1 @@
+"""The workflow side of the case engine: BPMN reading, compact state, the step runner."""
