@@ -7,19 +7,25 @@ a work item completed twice or a case that moved on.
 
 from typing import Annotated, Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
 
 from cases import selectors
+from cases.analytics import selectors as analytics
+from cases.analytics.http import event_log_response
 from cases.models import Case, CaseDecisionOverride, ServiceVersion, WorkItem
 from cases.schemas import (
+    AnalyticsQuery,
+    BacklogOut,
     CaseDetailOut,
     CaseOut,
     CaseSubmitIn,
     CaseSummaryOut,
     CompleteIn,
     DeployIn,
+    DfgOut,
+    EventLogQuery,
     OverrideIn,
     OverrideOut,
     OverrideRateOut,
@@ -28,6 +34,8 @@ from cases.schemas import (
     ServiceFormOut,
     ServiceOut,
     ServiceVersionOut,
+    SlaOut,
+    ThroughputOut,
     WorkItemOut,
     WorkItemQuery,
 )
@@ -266,3 +274,100 @@ def queue_load(request: HttpRequest, code: AgencyCode) -> Any:
 def override_rates(request: HttpRequest, code: AgencyCode) -> Any:
     agency = identity_selectors.agency_get(code=code)
     return selectors.decision_override_rates(viewer=_user(request), agency=agency)
+
+
+# --- process analytics --------------------------------------------------------------------
+
+
+def _window(filters: AnalyticsQuery) -> analytics.Window:
+    return analytics.Window(
+        version=filters.version, date_from=filters.date_from, date_to=filters.date_to
+    )
+
+
+@router.get(
+    "/services/{code}/event-log",
+    response={200: None},
+    operation_id="cases_event_log_export",
+    summary="The service's case event log, as CSV or XES (IEEE 1849-2016), streamed",
+    description=(
+        "CSV columns: case_id, activity, start, end, resource, service, version (times in "
+        "ISO 8601 with offset). XES: one trace per case, a start and a complete event per "
+        "activity. Recorded in the audit trail as an export."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The event log",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/xml": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
+@policy.requires("service.view")
+def event_log_export(
+    request: HttpRequest, code: ServiceCode, filters: Query[EventLogQuery]
+) -> StreamingHttpResponse:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    export = analytics.event_log_export(
+        viewer=viewer, service=service, fmt=filters.format, window=_window(filters)
+    )
+    return event_log_response(export)
+
+
+@router.get(
+    "/services/{code}/analytics/dfg",
+    response=DfgOut,
+    operation_id="cases_analytics_dfg",
+    summary="Directly-follows graph: activity pairs with frequencies and waiting times",
+)
+@policy.requires("service.view")
+def analytics_dfg(request: HttpRequest, code: ServiceCode, filters: Query[AnalyticsQuery]) -> Any:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    return analytics.service_dfg(viewer=viewer, service=service, window=_window(filters))
+
+
+@router.get(
+    "/services/{code}/analytics/throughput",
+    response=list[ThroughputOut],
+    operation_id="cases_analytics_throughput",
+    summary="Throughput time percentiles (p50, p90, p95) of completed cases per version",
+)
+@policy.requires("service.view")
+def analytics_throughput(
+    request: HttpRequest, code: ServiceCode, filters: Query[AnalyticsQuery]
+) -> Any:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    return analytics.service_throughput(viewer=viewer, service=service, window=_window(filters))
+
+
+@router.get(
+    "/services/{code}/analytics/sla",
+    response=list[SlaOut],
+    operation_id="cases_analytics_sla",
+    summary="SLA compliance per queue: completed on time, at risk or breached; open items",
+)
+@policy.requires("service.view")
+def analytics_sla(request: HttpRequest, code: ServiceCode, filters: Query[AnalyticsQuery]) -> Any:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    return analytics.service_sla(viewer=viewer, service=service, window=_window(filters))
+
+
+@router.get(
+    "/services/{code}/analytics/backlog",
+    response=list[BacklogOut],
+    operation_id="cases_analytics_backlog",
+    summary="Open work items per queue by age band (the backlog now)",
+)
+@policy.requires("service.view")
+def analytics_backlog(request: HttpRequest, code: ServiceCode, version: int | None = None) -> Any:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    return analytics.service_backlog(viewer=viewer, service=service, version=version)

@@ -1,7 +1,7 @@
 """Request and response shapes of the cases API."""
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -152,3 +152,85 @@ class OverrideRateOut(Schema):
     decisions: int
     overridden: int
     rate: float
+
+
+# --- process analytics --------------------------------------------------------------------
+
+
+class AnalyticsQuery(Schema):
+    version: int | None = Field(None, ge=1, description="Only cases that ran on this version.")
+    date_from: date | None = Field(None, description="Cases submitted on or after this day.")
+    date_to: date | None = Field(None, description="Cases submitted on or before this day.")
+
+
+class EventLogQuery(AnalyticsQuery):
+    format: Literal["csv", "xes"] = Field(
+        "csv", description="csv, or xes (IEEE 1849-2016) for process-mining tools."
+    )
+
+
+class DfgNodeOut(Schema):
+    activity: str
+    count: int
+    cases: int
+    mean_duration: float = Field(..., description="Seconds from start to end, on average.")
+    starts: int
+    ends: int
+
+
+class DfgEdgeOut(Schema):
+    source: str
+    target: str
+    count: int
+    mean_wait: float = Field(..., description="Seconds from the end of source to target's start.")
+    median_wait: float
+
+
+class DfgOut(Schema):
+    cases: int
+    events: int
+    nodes: list[DfgNodeOut]
+    edges: list[DfgEdgeOut]
+
+
+class ThroughputOut(Schema):
+    version: int
+    completed: int
+    p50: float = Field(..., description="Seconds from submission to completion.")
+    p90: float
+    p95: float
+    mean: float
+
+
+class SlaOut(Schema):
+    queue: str
+    completed: int
+    on_time: int = Field(..., description="Completed before the at-risk moment.")
+    at_risk: int = Field(..., description="Completed between at-risk and due.")
+    breached: int = Field(..., description="Completed after the due date.")
+    compliance: float | None = Field(..., description="Share completed by the due date.")
+    open: int
+    open_on_time: int
+    open_at_risk: int
+    open_breached: int
+
+
+class BacklogBandOut(Schema):
+    band: str
+    count: int
+
+
+class BacklogOut(Schema):
+    queue: str
+    total: int
+    oldest: float = Field(..., description="Age of the oldest open item, in seconds.")
+    bands: list[BacklogBandOut]
+
+    @staticmethod
+    def resolve_bands(obj: Any) -> list[dict[str, Any]]:
+        from cases.analytics.compute import AGE_BANDS
+
+        return [
+            {"band": label, "count": count}
+            for (label, _low, _high), count in zip(AGE_BANDS, obj.bands, strict=True)
+        ]

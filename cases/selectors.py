@@ -305,3 +305,66 @@ def case_counts(*, viewer: User, agency: Agency) -> dict[str, Any]:
     counts = dict.fromkeys(CaseStatus.values, 0)
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
+
+
+@dataclass(frozen=True)
+class PersonLoad:
+    username: str
+    name: str
+    claimed: int
+    at_risk: int
+    breached: int
+
+
+def assignee_load(*, viewer: User, agency: Agency) -> list[PersonLoad]:
+    """Claimed items per person in an agency, with their SLA picture (supervisors)."""
+    policy.authorize(viewer, "work_item.assign", agency)
+    rows = (
+        WorkItem.objects.filter(agency=agency, status=WorkItemStatus.CLAIMED)
+        .annotate(sla=_sla_status(timezone.now()))
+        .values("assignee__username", "assignee__first_name", "assignee__last_name")
+        .annotate(
+            claimed=Count("id"),
+            at_risk=Count("id", filter=Q(sla=SlaStatus.AT_RISK.value)),
+            breached=Count("id", filter=Q(sla=SlaStatus.BREACHED.value)),
+        )
+        .order_by("-claimed", "assignee__username")
+    )
+    return [
+        PersonLoad(
+            username=row["assignee__username"],
+            name=f"{row['assignee__first_name']} {row['assignee__last_name']}".strip(),
+            claimed=row["claimed"],
+            at_risk=row["at_risk"],
+            breached=row["breached"],
+        )
+        for row in rows
+    ]
+
+
+def work_item_assignees(*, viewer: User, agency: Agency) -> QuerySet[User]:
+    """Who a supervisor may give the agency's work to: its caseworkers and supervisors."""
+    policy.authorize(viewer, "work_item.assign", agency)
+    return (
+        User.objects.filter(
+            is_active=True,
+            role_assignments__agency=agency,
+            role_assignments__role__in=[r.value for r in WORK_ROLES],
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def work_item_queues(*, viewer: User) -> list[str]:
+    """The queue names of the viewer's agencies that hold open or claimed work."""
+    policy.authorize(viewer, "work_item.work", policy.ANY_OBJECT)
+    return list(
+        WorkItem.objects.filter(
+            agency_id__in=policy.agencies_where(viewer, *WORK_ROLES),
+            status__in=[WorkItemStatus.OPEN, WorkItemStatus.CLAIMED],
+        )
+        .values_list("queue", flat=True)
+        .distinct()
+        .order_by("queue")
+    )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("identity.urls")),
     path("registry/", include("registry.urls")),
+    path("cases/", include("cases.urls")),
 ]

@@ -1,0 +1,671 @@
+"""Staff pages of the cases app: process analytics, the work queue, a work item, supervision.
+
+Each page is guarded by `identity.views.page(action)` and calls the same selectors and
+services as the API; the object-level decision (this service, this item, this agency) is
+taken again inside them. A refused or conflicting action is shown on the page, beside the
+field it concerns where there is one, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases import selectors
+from cases.analytics import charts
+from cases.analytics import selectors as analytics
+from cases.analytics.compute import AGE_BANDS
+from cases.analytics.http import event_log_response
+from cases.choices import QueueRole, SlaStatus, WorkItemStatus
+from cases.models import Case, CaseDecision, WorkItem
+from cases.services import work_items
+from core.errors import ApplicationError, ValidationFailed
+from identity import policy
+from identity import selectors as identity_selectors
+from identity.choices import Role
+from identity.models import Agency, User
+from identity.views import page
+
+PAGE_SIZE = 25
+LOAD_ITEMS = 50
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _error_page(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    return render(request, "cases/error.html", {"error": error}, status=error.status)
+
+
+def _put_error(form: forms.Form, error: ApplicationError) -> None:
+    """The service's refusal beside the fields it names, else at the top of the form."""
+    placed = False
+    for name, problems in error.errors.items():
+        if name in form.fields:
+            for problem in problems:
+                form.add_error(name, problem)
+            placed = True
+    if not placed:
+        form.add_error(None, error.detail)
+
+
+# --- analytics ---------------------------------------------------------------------------
+
+
+@page("service.view")
+@require_GET
+def service_list(request: HttpRequest) -> HttpResponse:
+    services = list(selectors.service_list(viewer=_user(request)))
+    return render(request, "cases/services.html", {"services": services})
+
+
+class AnalyticsFilterForm(forms.Form):
+    version = forms.TypedChoiceField(
+        label=gettext_lazy("Version"), required=False, coerce=int, empty_value=None
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("Submitted from"),
+        required=False,
+        help_text=gettext_lazy("For example 2025-01-31"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("Submitted until"),
+        required=False,
+        help_text=gettext_lazy("Inclusive"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args: Any, versions: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["version"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("All versions"))] + [
+            (v, _("Version %(n)s") % {"n": v}) for v in versions
+        ]
+
+
+@dataclass(frozen=True)
+class SlaView:
+    queue: str
+    completed: int
+    compliance: str
+    segments: list[tuple[str, str, int, float, float]]  # (class, label, count, x, width)
+    open_on_time: int
+    open_at_risk: int
+    open_breached: int
+
+
+def _sla_views(rows: list[Any]) -> list[SlaView]:
+    views = []
+    for row in rows:
+        total = row.completed or 1
+        x = 0.0
+        segments = []
+        for css, label, count in (
+            ("on-time", _("On time"), row.on_time),
+            ("at-risk", _("At risk"), row.at_risk),
+            ("breached", _("Breached"), row.breached),
+        ):
+            width = 100 * count / total
+            segments.append((css, label, count, round(x, 2), round(width, 2)))
+            x += width
+        views.append(
+            SlaView(
+                queue=row.queue,
+                completed=row.completed,
+                compliance="-" if row.compliance is None else f"{100 * row.compliance:.0f}%",
+                segments=segments,
+                open_on_time=row.open_on_time,
+                open_at_risk=row.open_at_risk,
+                open_breached=row.open_breached,
+            )
+        )
+    return views
+
+
+def _throughput_views(rows: list[Any]) -> list[dict[str, Any]]:
+    top = max((r.p95 for r in rows), default=0.0)
+    views = []
+    for row in rows:
+        bars = [
+            charts.Bar(
+                label=label,
+                value=charts.duration_text(seconds),
+                percent=round(100 * seconds / top, 1) if top else 0.0,
+            )
+            for label, seconds in (("p50", row.p50), ("p90", row.p90), ("p95", row.p95))
+        ]
+        views.append({"row": row, "bars": bars, "mean": charts.duration_text(row.mean)})
+    return views
+
+
+AGE_BAND_LABELS = [
+    gettext_lazy("under 1 day"),
+    gettext_lazy("1 to 3 days"),
+    gettext_lazy("3 to 7 days"),
+    gettext_lazy("1 to 2 weeks"),
+    gettext_lazy("2 to 4 weeks"),
+    gettext_lazy("30 days or more"),
+]
+assert len(AGE_BAND_LABELS) == len(AGE_BANDS)
+
+
+def _backlog_views(rows: list[Any]) -> list[dict[str, Any]]:
+    top = max((max(r.bands) for r in rows), default=0)
+    return [
+        {
+            "row": row,
+            "oldest": charts.duration_text(row.oldest),
+            "bars": [
+                charts.Bar(
+                    label=str(label),
+                    value=str(count),
+                    percent=round(100 * count / top, 1) if top else 0,
+                )
+                for label, count in zip(AGE_BAND_LABELS, row.bands, strict=True)
+            ],
+        }
+        for row in rows
+    ]
+
+
+@page("service.view")
+@require_GET
+def service_analytics(request: HttpRequest, code: str) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        service = selectors.service_get(viewer=viewer, code=code)
+        versions = [
+            v.version for v in selectors.service_version_list(viewer=viewer, service=service)
+        ]
+    except ApplicationError as error:
+        return _error_page(request, error)
+    form = AnalyticsFilterForm(request.GET or None, versions=versions)
+    window = analytics.Window()
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                window = analytics.Window(
+                    version=form.cleaned_data["version"],
+                    date_from=form.cleaned_data["date_from"],
+                    date_to=form.cleaned_data["date_to"],
+                )
+            except ValidationFailed as error:
+                _put_error(form, error)
+                status = 400
+        else:
+            status = 400
+    figures = analytics.service_analytics(viewer=viewer, service=service, window=window)
+    query = {k: v for k, v in window.as_dict().items() if v is not None}
+    context = {
+        "service": service,
+        "form": form,
+        "figures": figures,
+        "drawing": charts.dfg_drawing(figures.dfg),
+        "edges": [
+            {
+                "edge": e,
+                "mean": charts.duration_text(e.mean_wait),
+                "median": charts.duration_text(e.median_wait),
+            }
+            for e in figures.dfg.edges
+        ],
+        "nodes": [
+            {"node": n, "duration": charts.duration_text(n.mean_duration)}
+            for n in figures.dfg.nodes
+        ],
+        "throughput": _throughput_views(figures.throughput),
+        "sla": _sla_views(figures.sla),
+        "backlog": _backlog_views(figures.backlog),
+        "download_query": "&".join(f"{k}={v}" for k, v in query.items()),
+    }
+    return render(request, "cases/analytics.html", context, status=status)
+
+
+@page("service.view")
+@require_GET
+def event_log_download(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        service = selectors.service_get(viewer=viewer, code=code)
+        version = request.GET.get("version") or None
+        window = analytics.Window(
+            version=int(version) if version and version.isdigit() else None,
+            date_from=_day(request.GET.get("date_from")),
+            date_to=_day(request.GET.get("date_to")),
+        )
+        export = analytics.event_log_export(viewer=viewer, service=service, fmt=fmt, window=window)
+    except ApplicationError as error:
+        return _error_page(request, error)
+    # the page guard is typed for HttpResponse; a streamed answer is one in all but name
+    return cast(HttpResponse, event_log_response(export))
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            _("%(text)s is not a date like 2025-01-31.") % {"text": text},
+            errors={"date": ["not a date"]},
+        ) from None
+
+
+# --- the work queue ----------------------------------------------------------------------
+
+
+SLA_CHOICES = [("", gettext_lazy("Any")), *SlaStatus.choices]
+
+
+class WorkFilterForm(forms.Form):
+    queue = forms.ChoiceField(label=gettext_lazy("Queue"), required=False)
+    sla_status = forms.ChoiceField(
+        label=gettext_lazy("SLA status"), choices=SLA_CHOICES, required=False
+    )
+    min_priority = forms.IntegerField(
+        label=gettext_lazy("Minimum priority"),
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text=gettext_lazy("0 to 100; higher is more urgent"),
+    )
+    mine = forms.BooleanField(label=gettext_lazy("Only items I have claimed"), required=False)
+
+    def __init__(self, *args: Any, queues: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["queue"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("All queues"))] + [(q, q) for q in queues]
+
+
+@page("work_item.work")
+@require_GET
+def work_queue(request: HttpRequest) -> HttpResponse:
+    viewer = _user(request)
+    form = WorkFilterForm(request.GET or None, queues=selectors.work_item_queues(viewer=viewer))
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "queue": data["queue"] or None,
+            "sla_status": data["sla_status"] or None,
+            "min_priority": data["min_priority"],
+            "assignee": viewer if data["mine"] else None,
+        }
+    items = selectors.work_item_list(viewer=viewer, **filters)
+    page_obj = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page_obj": page_obj,
+        "items": list(page_obj.object_list),
+        "query": query.urlencode(),
+        "back": request.get_full_path(),
+    }
+    return render(request, "cases/work_queue.html", context, status=400 if form.errors else 200)
+
+
+def _back(request: HttpRequest, item_id: int) -> str:
+    """Where a claim or release returns: the queue page it came from, else the item."""
+    target = request.POST.get("next", "")
+    queue = reverse("cases:work_queue")
+    if target.startswith(queue) and "//" not in target:
+        return target
+    return reverse("cases:work_item", kwargs={"item_id": item_id})
+
+
+@page("work_item.work")
+@require_POST
+def work_item_claim(request: HttpRequest, item_id: int) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        work_items.work_item_claim(item=item, actor=viewer)
+    except ApplicationError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, _("You have claimed “%(name)s”.") % {"name": item.name})
+    return redirect(_back(request, item_id))
+
+
+@page("work_item.work")
+@require_POST
+def work_item_release(request: HttpRequest, item_id: int) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        work_items.work_item_release(item=item, actor=viewer)
+    except ApplicationError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, _("“%(name)s” is back in its queue.") % {"name": item.name})
+    return redirect(_back(request, item_id))
+
+
+# --- a work item: the case, its decisions, the completion form --------------------------
+
+
+def _schema_field(name: str, spec: dict[str, Any], required: bool) -> forms.Field:
+    label = spec.get("title") or name.replace("_", " ").capitalize()
+    hints = [h for h in (spec.get("description"), spec.get("x-hint")) if h]
+    common: dict[str, Any] = {"label": label, "required": required, "help_text": " ".join(hints)}
+    kind = spec.get("type")
+    if "enum" in spec:
+        choices = [(str(v), str(v)) for v in spec["enum"]]
+        widget = forms.RadioSelect if len(choices) <= 5 else forms.Select
+        if not required or widget is forms.Select:
+            choices = [("", _("Choose…")), *choices] if widget is forms.Select else choices
+        return forms.ChoiceField(choices=choices, widget=widget, **common)
+    if kind == "boolean":
+        return forms.BooleanField(**{**common, "required": False})
+    if kind == "integer":
+        return forms.IntegerField(
+            min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common
+        )
+    if kind == "number":
+        return forms.DecimalField(
+            min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common
+        )
+    if kind == "string" and spec.get("format") == "date":
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if kind == "string":
+        max_length = spec.get("maxLength")
+        long_text = (max_length or 0) > 200 or spec.get("x-widget") == "textarea"
+        return forms.CharField(
+            max_length=max_length,
+            min_length=spec.get("minLength"),
+            widget=forms.Textarea(attrs={"rows": 4}) if long_text else forms.TextInput,
+            strip=True,
+            **common,
+        )
+    # objects and lists: JSON text, checked by the schema when completed
+    common["help_text"] = " ".join([*hints, _("As JSON.")])
+    return forms.JSONField(widget=forms.Textarea(attrs={"rows": 4}), **common)
+
+
+def schema_form_class(schema: dict[str, Any] | None) -> type[forms.Form]:
+    """A Django form for the top-level fields of a user task's JSON Schema form."""
+    schema = schema or {}
+    properties: dict[str, Any] = schema.get("properties", {})
+    order = [n for n in schema.get("x-order", []) if n in properties]
+    order += [n for n in properties if n not in order]
+    required = set(schema.get("required", []))
+    fields = {name: _schema_field(name, properties[name] or {}, name in required) for name in order}
+    return type("TaskForm", (forms.Form,), fields)
+
+
+def _json_value(value: Any, spec: dict[str, Any]) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if spec.get("type") == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def form_data(schema: dict[str, Any] | None, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """The cleaned form as the JSON the schema checks; empty optional fields left out."""
+    properties = (schema or {}).get("properties", {})
+    data = {}
+    for name, value in cleaned.items():
+        if value is None or value == "":
+            continue
+        data[name] = _json_value(value, properties.get(name) or {})
+    return data
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    decision: CaseDecision
+    outcome: str
+    rows: list[dict[str, Any]]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def decision_rows(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules of every table the decision evaluated, as rows for a caseworker (from the
+    trace the decisions app stored; the same content as `decisions.dmn.explain_rows`)."""
+    rows = []
+    for node in trace.get("nodes", []):
+        for table in node.get("tables", []):
+            values = [i.get("value") for i in table.get("inputs", [])]
+            selected = set(table.get("selected", []))
+            for rule in table.get("rules", []):
+                conditions = [
+                    {
+                        "input": entry.get("input", ""),
+                        "value": _text(value),
+                        "test": entry.get("test", ""),
+                        "outcome": entry.get("outcome"),
+                    }
+                    for entry, value in zip(rule.get("entries", []), values, strict=False)
+                    if entry.get("test", "").strip() not in ("", "-")
+                ]
+                rows.append(
+                    {
+                        "decision": node.get("name", ""),
+                        "table": table.get("name", ""),
+                        "rule": rule.get("number"),
+                        "matched": bool(rule.get("matched")),
+                        "selected": rule.get("number") in selected,
+                        "conditions": conditions,
+                        "output": _text(rule.get("output")) if rule.get("matched") else "",
+                        "annotation": rule.get("annotation") or "",
+                    }
+                )
+    return rows
+
+
+def _application_rows(case: Case) -> list[tuple[str, str]]:
+    properties = (case.service_version.form_schema or {}).get("properties", {})
+    return [
+        ((properties.get(name) or {}).get("title") or name, _text(value))
+        for name, value in (case.data or {}).items()
+    ]
+
+
+def _may_complete(viewer: User, item: WorkItem) -> bool:
+    if item.status not in (WorkItemStatus.OPEN, WorkItemStatus.CLAIMED):
+        return False
+    if item.assignee_id is not None and item.assignee_id != viewer.pk:
+        return False
+    return item.role != QueueRole.SUPERVISOR or policy.has_role(
+        viewer, Role.SUPERVISOR, item.agency_id
+    )
+
+
+@page("work_item.work")
+@require_http_methods(["GET", "POST"])
+def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        case = selectors.case_get(viewer=viewer, reference=item.case.reference, purpose="work item")
+    except ApplicationError as error:
+        return _error_page(request, error)
+    schema = (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
+    form_class = schema_form_class(schema)
+    form = form_class(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                work_items.work_item_complete(
+                    item=item, data=form_data(schema, form.cleaned_data), actor=viewer
+                )
+            except ApplicationError as error:
+                _put_error(form, error)
+                status = error.status
+            else:
+                messages.success(
+                    request,
+                    _("“%(name)s” on case %(ref)s is done.")
+                    % {"name": item.name, "ref": case.reference},
+                )
+                return redirect("cases:work_queue")
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+    decisions = [
+        DecisionView(
+            decision=d,
+            outcome=_text(d.outputs),
+            rows=decision_rows(d.evaluation.trace or {}),
+        )
+        for d in selectors.case_decisions(viewer=viewer, case=case).select_related("evaluation")
+    ]
+    context = {
+        "item": item,
+        "case": case,
+        "application": _application_rows(case),
+        "decisions": decisions,
+        "form": form,
+        "form_title": (schema or {}).get("title") or item.name,
+        "can_complete": _may_complete(viewer, item),
+        "is_mine": item.assignee_id == viewer.pk,
+        "can_assign": policy.can(viewer, "work_item.assign", item),
+    }
+    return render(request, "cases/work_item.html", context, status=status)
+
+
+# --- supervision: load and reassignment --------------------------------------------------
+
+
+class ReassignForm(forms.Form):
+    assignee = forms.ChoiceField(label=gettext_lazy("Give to"))
+
+    def __init__(self, *args: Any, people: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("Choose a person")), *people]
+
+
+def _supervised_agency(request: HttpRequest, viewer: User) -> Agency:
+    ids = policy.agencies_where(viewer, Role.SUPERVISOR)
+    agencies = {a.code: a for a in Agency.objects.filter(pk__in=ids).order_by("code")}
+    code = request.GET.get("agency") or request.POST.get("agency") or ""
+    if code and code not in agencies:
+        # another agency (or none such): let the selector refuse it with the policy's reason
+        return identity_selectors.agency_get(code=code)
+    if not agencies:
+        raise ValidationFailed(_("You supervise no agency."))
+    return agencies.get(code) or next(iter(agencies.values()))
+
+
+def _load_page(
+    request: HttpRequest,
+    *,
+    agency: Agency | None = None,
+    failed: tuple[int, ReassignForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        agency = agency or _supervised_agency(request, viewer)
+        load = selectors.queue_load(viewer=viewer, agency=agency)
+        people_load = selectors.assignee_load(viewer=viewer, agency=agency)
+        people = [
+            (u.username, f"{u.get_full_name() or u.username} ({u.username})")
+            for u in selectors.work_item_assignees(viewer=viewer, agency=agency)
+        ]
+        items = list(selectors.work_item_list(viewer=viewer, agency=agency)[:LOAD_ITEMS])
+    except ApplicationError as error:
+        return _error_page(request, error)
+    rows = []
+    for item in items:
+        form = failed[1] if failed and failed[0] == item.pk else None
+        rows.append(
+            {"item": item, "form": form or ReassignForm(people=people, prefix=f"item{item.pk}")}
+        )
+    supervised = Agency.objects.filter(
+        pk__in=policy.agencies_where(viewer, Role.SUPERVISOR)
+    ).order_by("code")
+    context = {
+        "agency": agency,
+        "agencies": list(supervised),
+        "load": load,
+        "people_load": people_load,
+        "rows": rows,
+        "limit": LOAD_ITEMS,
+    }
+    return render(request, "cases/load.html", context, status=status)
+
+
+@page("work_item.assign")
+@require_GET
+def queue_load(request: HttpRequest) -> HttpResponse:
+    return _load_page(request)
+
+
+@page("work_item.assign")
+@require_POST
+def work_item_reassign(request: HttpRequest, item_id: int) -> HttpResponse:
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        people = [
+            (u.username, u.username)
+            for u in selectors.work_item_assignees(viewer=viewer, agency=item.agency)
+        ]
+    except ApplicationError as error:
+        return _error_page(request, error)
+    form = ReassignForm(request.POST, people=people, prefix=f"item{item.pk}")
+    if form.is_valid():
+        assignee = User.objects.get(username=form.cleaned_data["assignee"])
+        try:
+            work_items.work_item_reassign(item=item, assignee=assignee, actor=viewer)
+        except ApplicationError as error:
+            _put_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("“%(name)s” on case %(ref)s is now with %(who)s.")
+                % {"name": item.name, "ref": item.case.reference, "who": assignee.username},
+            )
+            return redirect(f"{reverse('cases:queue_load')}?agency={item.agency.code}")
+    return _load_page(request, agency=item.agency, failed=(item.pk, form), status=400)
+
+
+urlpatterns: list[URLPattern] = [
+    path("services/", service_list, name="service_list"),
+    path("services/<slug:code>/analytics/", service_analytics, name="service_analytics"),
+    path(
+        "services/<slug:code>/event-log.<str:fmt>",
+        event_log_download,
+        name="event_log_download",
+    ),
+    path("work/", work_queue, name="work_queue"),
+    path("work/<int:item_id>/", work_item_page, name="work_item"),
+    path("work/<int:item_id>/claim/", work_item_claim, name="work_item_claim"),
+    path("work/<int:item_id>/release/", work_item_release, name="work_item_release"),
+    path("supervision/", queue_load, name="queue_load"),
+    path("supervision/<int:item_id>/reassign/", work_item_reassign, name="work_item_reassign"),
+]
