@@ -10,7 +10,7 @@ import qrcode.image.svg
 from django.contrib import auth
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import audit
 from core.access import mark, public
+from core.errors import NotFound, PermissionDenied
 from identity import policy, selectors, services
 from identity.choices import Role
 from identity.forms import LoginForm, OtpForm
@@ -30,8 +31,17 @@ PENDING_SECONDS = 300
 MAX_OTP_FAILURES = 5
 
 
+def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
+    return render(request, "identity/forbidden.html", {"reason": reason}, status=403)
+
+
 def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Guard a staff or citizen page: signed in, then the policy decides."""
+    """Guard a staff or citizen page: signed in, then the policy decides.
+
+    The policy is asked whether the user may do `action` for some object; the services
+    and selectors the view calls decide for the object at hand, and their NotFound and
+    PermissionDenied become a 404 and a 403 page.
+    """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -39,10 +49,13 @@ def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., H
                 return redirect_to_login(request.get_full_path())
             decision = policy.decide(request.user, action, policy.ANY_OBJECT)
             if not decision.allowed:
-                return render(
-                    request, "identity/forbidden.html", {"reason": decision.reason}, status=403
-                )
-            return view(request, *args, **kwargs)
+                return forbidden(request, decision.reason)
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound as exc:
+                raise Http404(exc.detail) from None
+            except PermissionDenied as exc:
+                return forbidden(request, exc.detail)
 
         wrapper.__wrapped__ = view  # type: ignore[attr-defined]
         wrapper.__name__ = view.__name__

@@ -6,26 +6,24 @@ lists the rejected rows, each with a form to correct and send it again.
 """
 
 import codecs
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from core.access import mark
-from core.errors import ApplicationError, NotFound, PermissionDenied
+from core.errors import ApplicationError, PermissionDenied
 from identity import policy
 from identity import selectors as identity_selectors
 from identity.models import Agency, User
+from identity.views import page
 from registry.mapping import MappingInvalid, mapping_parse
 from registry.models import BatchStatus, RejectedRow, RejectedRowStatus
 from registry.schemas.feeds import batch_progress
@@ -39,34 +37,6 @@ ROWS_PER_PAGE = 100
 
 def upload_max_bytes() -> int:
     return int(getattr(settings, "REGISTRY_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES))
-
-
-def _page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Signed in, allowed by the policy for some agency; the selectors decide for this one."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            decision = policy.decide(request.user, action, policy.ANY_OBJECT)
-            if not decision.allowed:
-                return _forbidden(request, decision.reason)
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.detail) from None
-            except PermissionDenied as exc:
-                return _forbidden(request, exc.detail)
-
-        wrapper.__wrapped__ = view  # type: ignore[attr-defined]
-        wrapper.__name__ = view.__name__
-        return mark(wrapper, "permission", action)
-
-    return decorate
-
-
-def _forbidden(request: HttpRequest, reason: str) -> HttpResponse:
-    return render(request, "identity/forbidden.html", {"reason": reason}, status=403)
 
 
 def _user(request: HttpRequest) -> User:
@@ -201,7 +171,7 @@ def _feed_context(request: HttpRequest, agency: Agency) -> dict[str, Any]:
     }
 
 
-@_page("source_record.view")
+@page("source_record.view")
 @require_http_methods(["GET", "POST"])
 def feed_agency(request: HttpRequest, code: str) -> HttpResponse:
     """An agency's feed: the mapping (editable), an upload form, recent loads."""
@@ -222,7 +192,7 @@ def feed_agency(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "registry/feeds/agency.html", context, status=status)
 
 
-@_page("source_record.manage")
+@page("source_record.manage")
 @require_http_methods(["POST"])
 def feed_upload(request: HttpRequest, code: str) -> HttpResponse:
     """Check an uploaded file and queue its load; then show its progress."""
@@ -252,7 +222,7 @@ def feed_upload(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "registry/feeds/agency.html", context, status=400)
 
 
-@_page("source_record.view")
+@page("source_record.view")
 @require_http_methods(["GET"])
 def feed_batch(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     """A load's progress (refreshing itself until done), its counts and its rejected rows."""
@@ -276,7 +246,7 @@ def feed_batch(request: HttpRequest, batch_id: UUID) -> HttpResponse:
     return render(request, "registry/feeds/batch.html", context)
 
 
-@_page("source_record.manage")
+@page("source_record.manage")
 @require_http_methods(["GET", "POST"])
 def feed_rejected_row(request: HttpRequest, row_id: int) -> HttpResponse:
     """One rejected row as sent, its errors, and a form to correct and send it again."""

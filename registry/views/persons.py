@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError
 from identity import policy
 from identity.models import User
 from identity.views import page
@@ -95,10 +95,7 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             {"person_id": person_id, "error": bool(request.GET.get("purpose") is not None)},
             status=400 if "purpose" in request.GET else 200,
         )
-    try:
-        view = selectors.person_get(viewer=_user(request), person_id=person_id, purpose=purpose)
-    except NotFound as exc:
-        raise Http404(exc.detail) from None
+    view = selectors.person_get(viewer=_user(request), person_id=person_id, purpose=purpose)
     rows = [
         {"field": name, "label": FIELD_LABELS[name], **view.golden[name]}
         for name in GOLDEN_FIELDS
