@@ -117,11 +117,11 @@ BENCH_NOTE ?=
 
 BENCH_LINKAGE_ONLY ?= febrl4,synthetic,realtime
 BENCH_RECORDS ?= 1000000
-BENCH_INDEXED ?= 100000
+BENCH_INDEXED ?= 100000,1000000
 BENCH_QUERIES ?= 1000
 
 .PHONY: bench-linkage
-bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink, 1M synthetic records, real-time latency (~15 min)
+bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink, 1M synthetic records, real-time latency (~25 min)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
 	$(PY) -m bench.linkage --only $(BENCH_LINKAGE_ONLY) --records $(BENCH_RECORDS) \
 		--indexed $(BENCH_INDEXED) --queries $(BENCH_QUERIES) --seed $(SEED) --note '$(BENCH_NOTE)'

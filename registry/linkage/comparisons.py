@@ -35,7 +35,7 @@ from typing import Any
 import jellyfish
 
 # Bump when a level changes meaning: a model trained on another spec is retrained.
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 M_U_CLAMP_MIN = 1e-300
 
 Row = Mapping[str, Any]
@@ -99,6 +99,24 @@ def _jaro_winkler(column: str, threshold: float) -> Predicate:
     return test
 
 
+def _cross_jaro_winkler(column_a: str, column_b: str, threshold: float) -> Predicate:
+    """jaro_winkler(a_l, b_r) >= threshold OR jaro_winkler(b_l, a_r) >= threshold."""
+
+    def test(left: Row, right: Row) -> bool:
+        pairs = (
+            (_v(left, column_a), _v(right, column_b)),
+            (_v(left, column_b), _v(right, column_a)),
+        )
+        return any(
+            a is not None
+            and b is not None
+            and jellyfish.jaro_winkler_similarity(str(a), str(b)) >= threshold
+            for a, b in pairs
+        )
+
+    return test
+
+
 def _damerau_levenshtein(column: str, distance: int) -> Predicate:
     def test(left: Row, right: Row) -> bool:
         a, b = _v(left, column), _v(right, column)
@@ -134,7 +152,7 @@ class Level:
     predicate: Predicate
     column: str | None = None
     threshold: float = 0.0
-    sql: str = ""  # for kind == "custom": portable SQL (=, AND, OR, abs, IS NULL)
+    sql: str = ""  # kind "custom": portable SQL (=, AND, OR, abs, IS NULL, {jaro_winkler})
     tf: bool = False  # term-frequency adjustment (exact levels only)
     is_null: bool = False
 
@@ -151,13 +169,52 @@ class Level:
             creator = cll.ExactMatchLevel(column, term_frequency_adjustments=self.tf)
         elif self.kind == "jaro_winkler":
             creator = cll.JaroWinklerLevel(column, self.threshold)
+        elif self.kind == "damerau_levenshtein" and int(self.threshold) == 1:
+            creator = _dialect_level(_one_typo_sql(column))
         elif self.kind == "damerau_levenshtein":
             creator = cll.DamerauLevenshteinLevel(column, int(self.threshold))
         elif self.kind == "custom":
-            creator = cll.CustomLevel(self.sql)
+            creator = _dialect_level(self.sql) if "{" in self.sql else cll.CustomLevel(self.sql)
         else:
             creator = cll.ElseLevel()
         return creator.configure(label_for_charts=self.label)
+
+
+def _dialect_level(sql: str) -> Any:
+    """A custom level whose SQL names the dialect's string functions as {jaro_winkler} and
+    {damerau_levenshtein} (DuckDB's own functions, Splink's UDFs on Spark)."""
+    import splink.comparison_level_library as cll
+
+    class DialectLevel(cll.CustomLevel):
+        def create_sql(self, sql_dialect: Any) -> str:
+            return (
+                str(self.sql_condition)
+                .replace("{jaro_winkler}", sql_dialect.jaro_winkler_function_name)
+                .replace("{damerau_levenshtein}", sql_dialect.damerau_levenshtein_function_name)
+            )
+
+    return DialectLevel(sql)
+
+
+def _one_typo_sql(column: str) -> str:
+    """Damerau-Levenshtein distance <= 1, behind cheap tests that distance implies.
+
+    The edit distance is slow to compute and almost every pair that reaches this level
+    (two different people) fails it. One edit changes the length by at most one and leaves
+    the first or the last k characters alone when both strings have at least 2k + 1
+    characters (tested for k = 1 and k = 4), so a pair failing these tests is more than
+    one edit apart: the level means exactly what Damerau-Levenshtein <= 1 means (the
+    Python predicate), and SQL engines that stop at the first false test skip the
+    distance for most pairs.
+    """
+    a, b = f"{column}_l", f"{column}_r"  # unquoted: Spark reads "x" as a string
+    shortest = f"least(length({a}), length({b}))"
+    return (
+        f"abs(length({a}) - length({b})) <= 1"
+        f" AND ({shortest} < 3 OR left({a}, 1) = left({b}, 1) OR right({a}, 1) = right({b}, 1))"
+        f" AND ({shortest} < 9 OR left({a}, 4) = left({b}, 4) OR right({a}, 4) = right({b}, 4))"
+        f" AND {{damerau_levenshtein}}({a}, {b}) <= 1"
+    )
 
 
 def null(column: str, label: str) -> Level:
@@ -218,6 +275,17 @@ COMPARISONS: tuple[Comparison, ...] = (
             exact("given_name_root", "Given name the same once nicknames are resolved"),
             damerau_levenshtein("given_name", 1, "Given name one typo apart"),
             jaro_winkler("given_name", 0.88, "Given name similar"),
+            custom(
+                "given_name_l = family_name_r OR family_name_l = given_name_r",
+                _cross_eq("given_name", "family_name"),
+                "Given and family names swapped",
+            ),
+            custom(
+                "{jaro_winkler}(given_name_l, family_name_r) >= 0.88"
+                " OR {jaro_winkler}(family_name_l, given_name_r) >= 0.88",
+                _cross_jaro_winkler("given_name", "family_name", 0.88),
+                "Given and family names swapped, with a typo",
+            ),
             ELSE,
         ),
     ),
@@ -277,6 +345,11 @@ COMPARISONS: tuple[Comparison, ...] = (
                 "address_l = address_r AND postcode_l = postcode_r",
                 _both(_eq("address"), _eq("postcode")),
                 "Address and postcode the same",
+            ),
+            custom(
+                "{jaro_winkler}(address_l, address_r) >= 0.9 AND postcode_l = postcode_r",
+                _both(_jaro_winkler("address", 0.9), _eq("postcode")),
+                "Address similar and postcode the same",
             ),
             exact("postcode", "Postcode the same"),
             jaro_winkler("address", 0.9, "Address similar"),

@@ -10,13 +10,20 @@ of them holds, so each rule covers the errors the others cannot:
 - postcode + given name root (typos in the date of birth or family name);
 - family name + given name root (moved and a wrong date of birth);
 - date of birth + postcode (both names changed or mistyped);
+- postcode + family name (a wrong or missing date of birth and a mistyped given name);
+- address (the same home, names and date of birth unreliable);
+- given and family names swapped, with the same date of birth or postcode (each way
+  round, since either record may be the left one);
 - e-mail.
 
 Training needs no labels: the prior (probability that two random records match) from
-deterministic rules with an assumed recall; u by random sampling; m by two short EM passes
-(blocked on date of birth, then on family name + given name root), each on at most
-`EM_MAX_PAIRS` pairs without term frequencies, so training time does not grow with the
-population. The trained model is the dict Splink's `save_model_to_json` returns, plus a
+deterministic rules with an assumed recall; u by random sampling (`U_MAX_PAIRS` pairs); m
+by two short EM passes (blocked on date of birth, then on family name + given name root),
+each on about `EM_MAX_PAIRS` pairs without term frequencies, so training time does not
+grow with the population. On DuckDB `registry.linkage.training` does this in a few
+aggregate queries (Splink's estimators took most of the run time on small data); on
+Spark Splink's own estimators do it. The trained model is a Splink model dict (the
+settings with m, u and the prior, what Splink's `save_model_to_json` returns) plus a
 "civicstack" entry (spec version, records trained on) that Splink ignores; it is stored as
 a new LinkageModel version by registry.services.linkage.
 
@@ -35,11 +42,17 @@ import pandas as pd
 from registry.linkage.comparisons import COMPARISONS, SPEC_VERSION
 
 EM_MAX_PAIRS = 400_000
-U_MAX_PAIRS = 300_000
+U_MAX_PAIRS = 100_000
 ASSUMED_RECALL = 0.8
 SEED = 42
 CIVICSTACK_KEY = "civicstack"
 DIALECTS = {"duckdb": "duckdb", "spark": "spark"}
+# Deterministic rules for the prior; blocking keys of the EM passes (columns equal).
+PRIOR_RULES: tuple[tuple[str, ...], ...] = (
+    ("national_id_index", "dob"),
+    ("given_name", "family_name", "dob", "postcode"),
+)
+EM_RULES: tuple[tuple[str, ...], ...] = (("dob",), ("family_name", "given_name_root"))
 
 
 def prediction_rules() -> list[Any]:
@@ -52,6 +65,13 @@ def prediction_rules() -> list[Any]:
         block_on("postcode", "given_name_root"),
         block_on("family_name", "given_name_root"),
         block_on("dob", "postcode"),
+        block_on("postcode", "family_name"),
+        block_on("address"),
+        # given and family names swapped (either record may be the left one)
+        "l.given_name = r.family_name AND l.dob = r.dob",
+        "l.family_name = r.given_name AND l.dob = r.dob",
+        "l.given_name = r.family_name AND l.postcode = r.postcode",
+        "l.family_name = r.given_name AND l.postcode = r.postcode",
         block_on("email"),
     ]
 
@@ -108,17 +128,37 @@ def check_spec(model_json: dict[str, Any]) -> None:
 
 def train_on(records: pd.DataFrame, *, db_api: Any, engine: str = "duckdb") -> dict[str, Any]:
     """Train a model without labels on a prepared linkage frame; returns the model dict."""
-    from splink import Linker, block_on
-
     if len(records) < 2:
         raise ValueError("at least two records are needed to train a linkage model")
+    if engine == "duckdb":
+        from registry.linkage import training
+
+        model = training.train(
+            records,
+            con=db_api._con,
+            settings=settings_for(None, engine=engine),
+            prior_rules=PRIOR_RULES,
+            recall=ASSUMED_RECALL,
+            em_rules=EM_RULES,
+            u_max_pairs=U_MAX_PAIRS,
+            em_max_pairs=EM_MAX_PAIRS,
+            seed=SEED,
+        )
+    else:
+        model = _train_with_splink(records, db_api=db_api, engine=engine)
+    model[CIVICSTACK_KEY] = {"spec_version": SPEC_VERSION, "records": len(records)}
+    _fill_untrained(model)
+    return model
+
+
+def _train_with_splink(records: pd.DataFrame, *, db_api: Any, engine: str) -> dict[str, Any]:
+    """The same training through Splink's own estimators (any Splink backend)."""
+    from splink import Linker, block_on
+
     sdf = db_api.register(records)
     linker = Linker(sdf, settings_for(None, engine=engine), log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(
-        [
-            block_on("national_id_index", "dob"),
-            block_on("given_name", "family_name", "dob", "postcode"),
-        ],
+        [block_on(*rule) for rule in PRIOR_RULES],
         recall=ASSUMED_RECALL,
     )
     # min_count_per_level=None: otherwise Splink keeps sampling until every rare level
@@ -126,16 +166,14 @@ def train_on(records: pd.DataFrame, *, db_api: Any, engine: str = "duckdb") -> d
     linker.training.estimate_u_using_random_sampling(
         max_pairs=U_MAX_PAIRS, seed=SEED, min_count_per_level=None, num_chunks=1
     )
-    for rule in (block_on("dob"), block_on("family_name", "given_name_root")):
+    for rule in EM_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            rule,
+            block_on(*rule),
             estimate_without_term_frequencies=True,
             max_pairs=EM_MAX_PAIRS,
             record_sample_proportion=min(1.0, max(0.01, 20_000 / len(records))),
         )
     model: dict[str, Any] = linker.misc.save_model_to_json()
-    model[CIVICSTACK_KEY] = {"spec_version": SPEC_VERSION, "records": len(records)}
-    _fill_untrained(model)
     return model
 
 

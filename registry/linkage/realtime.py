@@ -3,8 +3,9 @@
 `record_match_realtime(record=..., actor=...)`:
 
 1. Candidates come from indexed lookups only (no scan): the national ID's blind index;
-   family name + date of birth; postcode + date of birth; date of birth alone; postcode
-   alone (each capped), among records that already belong to a person.
+   family name + date of birth; postcode + date of birth (at most CANDIDATE_CAP each);
+   then date of birth alone and postcode alone (the raw postcode when it has no
+   standard form; at most BROAD_CAP each), among records that already belong to a person.
 2. Each candidate is scored with the Python scorer (registry.linkage.comparisons) using the
    active model's m, u and prior and the term frequencies saved at the last link run, so a
    pair gets the weight batch linkage would give it.
@@ -39,7 +40,8 @@ from registry.models import (
     SourceRecord,
 )
 
-CANDIDATE_CAP = 200  # per lookup
+CANDIDATE_CAP = 200  # per selective lookup (national ID; a name or postcode with the date)
+BROAD_CAP = 100  # per broad lookup (date of birth alone, postcode alone)
 _FIELDS = ("person_id", *linkage_frame._DB_FIELDS)
 _cache: dict[tuple[int, Any], comparisons.ScoringModel] = {}
 
@@ -85,14 +87,18 @@ def _candidates(record: SourceRecord, row: dict[str, Any]) -> list[dict[str, Any
             lookups.append(base.filter(std_family_name=row["family_name"], date_of_birth=dob))
         if row["postcode"]:
             lookups.append(base.filter(std_postcode=row["postcode"], date_of_birth=dob))
+    selective = len(lookups)
+    if dob is not None:
         lookups.append(base.filter(date_of_birth=dob))
     if row["postcode"]:
         lookups.append(base.filter(std_postcode=row["postcode"]))
-    if record.postcode:
+    elif record.postcode:
         lookups.append(base.filter(postcode=record.postcode))
     found: dict[int, dict[str, Any]] = {}
-    for qs in lookups:
-        for values in qs.values(*_FIELDS)[:CANDIDATE_CAP]:
+    for number, qs in enumerate(lookups):
+        # the selective lookups first; the broad ones (one field alone) add a few more
+        cap = CANDIDATE_CAP if number < selective else BROAD_CAP
+        for values in qs.values(*_FIELDS)[:cap]:
             found.setdefault(values["id"], values)
     return list(found.values())
 

@@ -162,3 +162,55 @@ def test_a_nickname_matches_its_formal_name():
     explained = comparisons.score_pair(model, a, b).explanation
     level = next(e["level"] for e in explained if e["comparison"] == "given_name")
     assert level == "Given name the same once nicknames are resolved"
+
+
+def _given_level(left: dict, right: dict) -> str:
+    model = comparisons.ScoringModel.from_json(_toy_model())
+    a = frame.features({"unique_id": 1, **left})
+    b = frame.features({"unique_id": 2, **right})
+    explained = comparisons.score_pair(model, a, b).explanation
+    return next(e["level"] for e in explained if e["comparison"] == "given_name")
+
+
+def test_given_and_family_names_swapped_between_records_are_recognised():
+    # given one record with the names the right way round and one with them swapped
+    straight = {"given_name": "gabrielle", "family_name": "langer"}
+    swapped = {"given_name": "langer", "family_name": "gabrielle"}
+    swapped_with_typo = {"given_name": "laznger", "family_name": "gabrielel"}
+
+    # when the given names are compared, then the swap is its own level, typo or not
+    assert _given_level(straight, swapped) == "Given and family names swapped"
+    assert _given_level(swapped, straight) == "Given and family names swapped"
+    assert (
+        _given_level(straight, swapped_with_typo) == "Given and family names swapped, with a typo"
+    )
+    # and two different people are not taken for a swap
+    assert _given_level(straight, {"given_name": "olive", "family_name": "hart"}) == (
+        "All other comparisons"
+    )
+
+
+def test_one_typo_level_in_sql_means_damerau_levenshtein_at_most_one():
+    # given the SQL the model runs for "one typo apart" (cheap tests before the distance)
+    import duckdb
+    import jellyfish
+
+    sql = comparisons._one_typo_sql("name").replace("{damerau_levenshtein}", "damerau_levenshtein")
+    words = ["ann", "anne", "nan", "an", "na", "a", "", "bob", "rob", "robert", "roberta"]
+    words += ["1985-03-14", "1985-03-41", "1958-03-14", "1985-30-14", "1895-03-14", "1985-03-1"]
+    words += ["jöhn", "john", "joahn", "ohn", "jonh", "katherine", "kathreine", "katharine"]
+    pairs = [(a, b) for a in words for b in words]
+
+    # when DuckDB evaluates it on every pair of the words
+    con = duckdb.connect()
+    con.execute("CREATE TABLE p (name_l VARCHAR, name_r VARCHAR)")
+    con.executemany("INSERT INTO p VALUES (?, ?)", pairs)
+    got = con.execute(f"SELECT name_l, name_r, coalesce({sql}, false) FROM p").fetchall()
+
+    # then it agrees with the edit distance itself on every pair
+    wrong = [
+        (a, b, hit)
+        for a, b, hit in got
+        if hit != (jellyfish.damerau_levenshtein_distance(a, b) <= 1)
+    ]
+    assert wrong == []
