@@ -54,6 +54,7 @@ migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_UR
 demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
 	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED) --truth var/truth.csv
 	$(DEV) $(PY) manage.py link --if-unlinked
+	$(DEV) $(PY) manage.py deploy_demo_services
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
 
 demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)
@@ -125,6 +126,15 @@ bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink,
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
 	$(PY) -m bench.linkage --only $(BENCH_LINKAGE_ONLY) --records $(BENCH_RECORDS) \
 		--indexed $(BENCH_INDEXED) --queries $(BENCH_QUERIES) --seed $(SEED) --note '$(BENCH_NOTE)'
+
+BENCH_CASES ?= 10000
+BENCH_REEVALUATE ?= 100000
+BENCH_POSTGRES_URL ?=
+
+.PHONY: bench-cases
+bench-cases: install ## Benchmark cases/s end to end (SQLite; PostgreSQL with BENCH_POSTGRES_URL) vs plain SpiffWorkflow, and re-evaluating 100,000 past cases (~5 min)
+	$(PY) -m bench.cases --cases $(BENCH_CASES) --reevaluate $(BENCH_REEVALUATE) --seed $(SEED) \
+		--postgres-url '$(BENCH_POSTGRES_URL)' --note '$(BENCH_NOTE)'
 
 .PHONY: bench-decisions
 bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs SpiffWorkflow (~2 min)

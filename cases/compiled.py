@@ -1,7 +1,9 @@
 """A service version, parsed once per process: the SpiffWorkflow spec, forms, queues, decisions.
 
 Versions never change once deployed, so what is built from one is kept (by id and digest)
-for the life of the process; every case of the version shares it.
+for the life of the process; every case of the version shares it. `active_version` finds
+the version new cases start on with a query of ids only, every time (a version deployed or
+activated by another process is used by the next case), and takes the row from this cache.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from cases import forms
 from cases.connectors import CONNECTORS
 from cases.definition import DEFAULT_PRIORITY, Queue, parse_duration
+from cases.engine import sql
 from cases.engine.bpmn import ParsedProcess, read_process
-from cases.models import ServiceVersion
+from cases.errors import ServiceNotActive
+from cases.models import Service, ServiceVersion
 from decisions.models import DecisionModel
 
 
@@ -32,6 +37,7 @@ class DecisionTarget:
 @dataclass
 class CompiledService:
     version_id: int
+    agency_code: str
     sha256: str
     deployed_at: Any
     process: ParsedProcess
@@ -71,6 +77,7 @@ def build(version: ServiceVersion) -> CompiledService:
     }
     return CompiledService(
         version_id=version.pk,
+        agency_code=version.service.agency.code,
         sha256=version.sha256,
         deployed_at=version.deployed_at,
         process=process,
@@ -106,3 +113,37 @@ def compiled(version: ServiceVersion) -> CompiledService:
 def forget(version_id: int) -> None:
     with _lock:
         _cache.pop(version_id, None)
+
+
+# Deployed versions by id (with the row that found them): rows never change once stored.
+_versions: OrderedDict[int, tuple[tuple[Any, ...], ServiceVersion]] = OrderedDict()
+_ACTIVE_VERSION = (
+    "SELECT id, sha256, deployed_at FROM {table} WHERE service_id = %s AND activates_at <= %s"
+    " ORDER BY activates_at DESC, version DESC LIMIT 1"
+)
+
+
+def active_version(*, service: Service, at: Any = None) -> ServiceVersion:
+    """The version new cases of `service` start on at `at` (default now): the
+    latest-activating one whose date has passed (as `selectors.service_version_active_at`)."""
+    moment = at or timezone.now()
+    found = sql.select_one(
+        ServiceVersion,
+        _ACTIVE_VERSION,
+        [service.pk, sql.datetime_param(ServiceVersion, moment)],
+    )
+    if found is None:
+        raise ServiceNotActive(f"No version of {service.code!r} is active at {moment.isoformat()}.")
+    pk = found[0]
+    with _lock:
+        cached = _versions.get(pk)
+        # the digest and time guard against a row id used again (a test database rolled back)
+        if cached is not None and cached[0] == found:
+            _versions.move_to_end(pk)
+            return cached[1]
+    version = ServiceVersion.objects.select_related("service__agency").get(pk=pk)
+    with _lock:
+        _versions[pk] = (found, version)
+        while len(_versions) > _CACHE_SIZE:
+            _versions.popitem(last=False)
+    return version

@@ -5,14 +5,17 @@ values) and returns JSON-ready data, which the task may store in a result variab
 writes inside the step's transaction, so its effect and the saved case state commit
 together: a retried case never notifies twice. Mail leaves after commit.
 
-Connectors to the other apps (exchange fetch, pre-fill, verify, source record updates)
-are added here as those apps offer services.
+Connectors to the registry (`prefill`, `update_source_records`) read and change personal
+data through the registry's selectors and services, as the platform account, for the
+case's stated purpose: every read and change is authorised there and audited. Connectors
+to the exchange (fetch under consent, verify) are added here as that app offers services.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -53,6 +56,7 @@ def _text(params: dict[str, Any], name: str, *, required: bool, limit: int) -> s
 
 def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     """Write a message to the applicant (inbox; `channel: "email"` also mails it)."""
+    from cases.engine import sql
     from cases.models import Notification
     from cases.tasks import notification_send
     from core.tasks import enqueue_on_commit
@@ -63,7 +67,7 @@ def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     subject = _text(params, "subject", required=True, limit=MAX_SUBJECT)
     body = _text(params, "body", required=False, limit=MAX_BODY)
     email = channel == NotificationChannel.EMAIL
-    note = Notification.objects.create(
+    note = Notification(
         case=ctx.case,
         recipient_id=ctx.case.applicant_id,
         channel=channel,
@@ -72,6 +76,7 @@ def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
         body=body,
         sent_at=None if email else timezone.now(),
     )
+    sql.insert([note])  # the engine's hot path: see cases.engine.sql
     if email:
         enqueue_on_commit(notification_send, notification_id=note.pk)
     return {"notification": note.pk}
@@ -89,7 +94,143 @@ def emit_event(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"event": event.pk}
 
 
+# --- the registry: pre-fill from what government knows, and "tell us once" -----------------
+
+# The agencies' own attributes a pre-fill passes on (record.extra), by agency code.
+PREFILL_EXTRAS = {
+    "health": ("health_number", "gp_practice"),
+    "revenue": ("income_band", "employment_status"),
+    "social-services": ("benefit_reference", "service"),
+    "transport": ("licence_categories",),
+}
+
+
+def _applicant_person_view(ctx: ConnectorContext, purpose: str) -> Any:
+    """The applicant's master person as the registry shows it to the platform (audited),
+    or None when the applicant's account is linked to no person yet."""
+    from registry.selectors.persons import person_get
+    from registry.services.citizens import citizen_person
+
+    person = citizen_person(user=ctx.case.applicant)
+    if person is None:
+        return None
+    return person_get(viewer=ctx.actor, person_id=person.pk, purpose=purpose)
+
+
+def _golden_value(golden: dict[str, Any], name: str) -> Any:
+    entry = golden.get(name)
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def prefill(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
+    """What the registry knows of the applicant: golden record fields, and per agency the
+    linked record's facts (found or not). Optional `agencies`: the agencies to read."""
+    wanted = params.get("agencies") or list(PREFILL_EXTRAS)
+    if not isinstance(wanted, list) or not all(isinstance(a, str) for a in wanted):
+        raise ConnectorFailed("the parameter 'agencies' must be a list of agency codes")
+    purpose = _text(params, "purpose", required=False, limit=200) or "pre-fill an application"
+    view = _applicant_person_view(ctx, f"{purpose} (case {ctx.case.reference})")
+    answer: dict[str, Any] = {"found": view is not None}
+    golden = view.golden if view is not None else {}
+    for name in ("given_name", "family_name", "date_of_birth", "address_line", "postcode"):
+        answer[name] = _golden_value(golden, name)
+    answer["person"] = view.person.pk if view is not None else None
+    records = view.records if view is not None else []
+    for code in wanted:
+        record = next((r for r in records if r.agency.code == code), None)
+        facts: dict[str, Any] = {"found": record is not None}
+        if record is not None:
+            extra = record.extra or {}
+            facts["date_of_birth"] = (
+                record.date_of_birth.isoformat() if record.date_of_birth else None
+            )
+            for key in PREFILL_EXTRAS.get(code, ()):
+                facts[key] = extra.get(key)
+        answer[code.replace("-", "_")] = facts
+    return answer
+
+
+def _as_feed_text(value: Any, rule: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(rule.formats[0]) if rule.formats else value.isoformat()
+    if isinstance(value, date):
+        return value.strftime(rule.formats[0]) if rule.formats else value.isoformat()
+    if rule.values:
+        for raw, meant in rule.values.items():
+            if meant == value:
+                return str(raw)
+    return str(value)
+
+
+def _feed_row(record: Any, spec: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """The record as its agency's own feed would send it, with `changes` applied: what
+    the registry's loader reads back into the same record (a new version of it)."""
+    row: dict[str, Any] = {spec.record_id: record.agency_record_id}
+    for target, rule in spec.fields.items():
+        if target in changes:
+            value = changes[target]
+        elif target == "date_of_birth" and record.date_of_birth is None:
+            value = record.date_of_birth_raw or None
+        else:
+            value = getattr(record, target, None)
+        row[rule.columns[0]] = _as_feed_text(value, rule)
+        for column in rule.columns[1:]:
+            row[column] = ""
+    for name, column in spec.extra.items():
+        row[column] = (record.extra or {}).get(name, "")
+    return row
+
+
+def update_source_records(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Tell us once: the applicant's new address reaches the record each subscribing
+    agency (`agencies`) holds of them, loaded through the registry as that agency's feed
+    would send it (versioned, audited, matched again). Idempotent: a retry changes nothing
+    more. A record the loader rejects stops the case with the loader's reasons."""
+    from django.utils import timezone
+
+    from registry.models import BatchChannel
+    from registry.services.feeds import feed_spec_for, ingest_records
+
+    agencies = params.get("agencies")
+    if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
+        raise ConnectorFailed("the parameter 'agencies' must be a list of agency codes")
+    address = {
+        "address_line": _text(params, "address_line", required=True, limit=200),
+        "locality": _text(params, "locality", required=False, limit=100),
+        "postcode": _text(params, "postcode", required=True, limit=16),
+    }
+    view = _applicant_person_view(ctx, f"change of address (case {ctx.case.reference})")
+    if view is None:
+        raise ConnectorFailed("the applicant's account is not linked to a person in the registry")
+    updated: list[dict[str, Any]] = []
+    for record in view.records:
+        code = record.agency.code
+        if code not in agencies:
+            continue
+        _, spec = feed_spec_for(agency=record.agency)
+        changes = {**address, "source_updated_at": timezone.now()}
+        row = _feed_row(record, spec, changes)
+        result = ingest_records(
+            agency=record.agency, records=[row], actor=ctx.actor, channel=BatchChannel.API
+        )
+        batch = result.batch
+        if batch.rejected_count:
+            reasons = "; ".join(
+                f"{e.get('field', '')}: {e.get('message', '')}"
+                for rejected in batch.rejected_rows.all()
+                for e in (rejected.errors or [])
+            )
+            raise ConnectorFailed(f"{code} refused the new address: {reasons or 'rejected'}")
+        state = "updated" if batch.updated_count else "unchanged"
+        updated.append({"agency": code, "record": record.agency_record_id, "result": state})
+    return {"records": updated, "agencies": sorted({u["agency"] for u in updated})}
+
+
 CONNECTORS: dict[str, PlatformConnector] = {
     "notify": notify,
     "emit_event": emit_event,
+    "prefill": prefill,
+    "update_source_records": update_source_records,
 }

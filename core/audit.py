@@ -55,14 +55,40 @@ def record(
         "request_id": request_id_var.get(),
     }
     using = router.db_for_write(AuditEntry)
-    with transaction.atomic(using=using):
-        _lock_chain(connections[using])
-        last = AuditEntry.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
+    connection = connections[using]
+    # No savepoint of its own: the entry commits or rolls back with the caller's change.
+    with transaction.atomic(using=using, savepoint=False):
+        _lock_chain(connection)
+        table = connection.ops.quote_name(AuditEntry._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608 (the model's table)
+            last = cursor.fetchone()
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         entry = AuditEntry(seq=seq, prev_hash=prev_hash, created_at=timezone.now(), **fields)
         entry.hash = entry.compute_hash()
-        entry.save(using=using)
+        _insert(connection, entry)
     return entry
+
+
+_INSERT_SQL: dict[str, str] = {}
+
+
+def _insert(connection: Any, entry: AuditEntry) -> None:
+    """INSERT the entry with a statement built once per database (the ORM's save builds it
+    anew each time, which costs more than the write; auditing is on every hot path)."""
+    fields = AuditEntry._meta.concrete_fields
+    sql = _INSERT_SQL.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {quote(AuditEntry._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        _INSERT_SQL[connection.alias] = sql
+    params = [f.get_db_prep_save(f.pre_save(entry, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    entry._state.adding = False
+    entry._state.db = connection.alias
 
 
 @dataclass(frozen=True)

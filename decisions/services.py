@@ -11,14 +11,14 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -231,15 +231,17 @@ def decision_evaluate(
     subject_person: str | None = None,
     case_ref: str | None = None,
     at: datetime | None = None,
+    insert: Callable[[DecisionEvaluation], None] | None = None,
 ) -> EvaluationOutcome:
     """Evaluate a decision with the version active at `at` (default now) and record it.
 
     The inputs recorded are exactly the inputs evaluated (they go through the JSON encoding
-    first), so a simulation replays them faithfully.
+    first), so a simulation replays them faithfully. `insert` writes the new record (default
+    `save()`): the case engine passes its own faster writer of the same row.
     """
     policy.authorize(actor, "decision.evaluate", model)
     moment = timezone.now() if at is None else selectors.in_utc(at)
-    version = selectors.decision_model_version_active_at(model=model, at=moment)
+    version = _active_version(model=model, at=moment)
     if version is None:
         raise NoActiveVersion(f"No version of {model.key!r} is active at {moment.isoformat()}.")
     try:
@@ -255,8 +257,10 @@ def decision_evaluate(
     trace = result.trace.to_dict()
     explanation = dmn.explain_text(result.trace)
     rows = dmn.explain_rows(result.trace)
-    with transaction.atomic():
-        evaluation = DecisionEvaluation.objects.create(
+    # No savepoint of its own: inside a caller's transaction (the case engine's step) the
+    # record and its audit entry commit or roll back with the caller's work.
+    with transaction.atomic(savepoint=False):
+        evaluation = DecisionEvaluation(
             version=version,
             decision=name,
             inputs=recorded_inputs,
@@ -270,6 +274,10 @@ def decision_evaluate(
             subject_person=subject_person,
             case_ref=case_ref,
         )
+        if insert is None:
+            evaluation.save(force_insert=True)
+        else:
+            insert(evaluation)
         audit.record(
             actor=actor,
             action="decision.evaluate",
@@ -460,6 +468,41 @@ def _same(recorded: Any, candidate: Any) -> bool:
         return False
 
 
+def decision_version_load(*, version: DecisionModelVersion) -> dmn.DmnModel:
+    """The loaded (cached) model of a version, to replay recorded inputs on (not
+    authorised: callers that replay, such as the cases app's simulation, authorise)."""
+    return _dmn_for(version)
+
+
+def decision_replay(*, loaded: dmn.DmnModel, decision: str, inputs: Any) -> tuple[bool, Any]:
+    """Evaluate recorded (tagged JSON) inputs: (True, tagged JSON outputs) or (False, why)."""
+    outcome = _replay_inputs(loaded, decision, inputs)
+    if isinstance(outcome, _ReplayFailed):
+        return False, outcome.error
+    return True, outcome
+
+
+def decision_outcomes_same(recorded: Any, candidate: Any) -> bool:
+    """Whether two recorded outcomes (tagged JSON) are the same FEEL value."""
+    return _same(recorded, candidate)
+
+
+@dataclass(frozen=True)
+class _ReplayFailed:
+    error: str
+
+
+def _replay_inputs(loaded: dmn.DmnModel, decision: str, inputs: Any) -> Any:
+    try:
+        if decision not in loaded.decision_names():
+            return _ReplayFailed("the candidate has no decision of this name")
+        return _encode_result(loaded.evaluate(decision, values.decode_inputs(inputs)).result)
+    except values.ValueEncodingError as exc:
+        return _ReplayFailed(f"recorded inputs: {exc}")
+    except (dmn.DmnEvaluationError, feel.FeelLimitExceeded) as exc:
+        return _ReplayFailed(str(exc))
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -479,6 +522,51 @@ def _cache_put(digest: str, loaded: dmn.DmnModel) -> None:
         _cache.move_to_end(digest)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
+
+
+# Versions found active, by id. A version whose activation has passed never changes again
+# (`decision_model_version_schedule` refuses it), so the row can be kept; which version is
+# active is asked of the database every time, with a query of ids only, so a version
+# activated by another process decides the next evaluation.
+_active_cache: OrderedDict[int, tuple[tuple[Any, ...], DecisionModelVersion]] = OrderedDict()
+
+
+# Hand-written because building the ORM query costs ten times more than running it, and
+# every evaluation asks (same meaning as `selectors.decision_model_version_active_at`).
+_ACTIVE_SQL = (
+    "SELECT id, sha256, activates_at FROM {table} WHERE model_id = %s"
+    " AND activates_at IS NOT NULL AND activates_at <= %s"
+    " ORDER BY activates_at DESC, version DESC LIMIT 1"
+)
+
+
+def _active_version(*, model: DecisionModel, at: datetime) -> DecisionModelVersion | None:
+    connection = connections[router.db_for_read(DecisionModelVersion) or "default"]
+    table = connection.ops.quote_name(DecisionModelVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACTIVE_SQL.format(table=table),
+            [model.pk, connection.ops.adapt_datetimefield_value(at)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = tuple(row)
+    pk = found[0]
+    with _cache_lock:
+        cached = _active_cache.get(pk)
+        # the digest and date guard against a row id used again (a test database rolled back)
+        if cached is not None and cached[0] == found:
+            _active_cache.move_to_end(pk)
+            return cached[1]
+    version = (
+        DecisionModelVersion.objects.select_related("model__agency").defer("dmn_xml").get(pk=pk)
+    )
+    with _cache_lock:
+        _active_cache[pk] = (found, version)
+        while len(_active_cache) > _CACHE_SIZE:
+            _active_cache.popitem(last=False)
+    return version
 
 
 def _dmn_for(version: DecisionModelVersion) -> dmn.DmnModel:

@@ -51,12 +51,20 @@ def _round(workflow: BpmnWorkflow, step: Callable[[Any], None], budget: list[int
     def update(wf: Any) -> int:
         count = 0
         for task in wf.get_tasks(state=TaskState.READY):
-            if not task.task_spec.manual:
+            # Each ready task is followed by the engine tasks it made ready, depth first,
+            # before the tree is scanned again: scanning every task of the tree is what
+            # costs, and the order between parallel branches is the model's to leave open.
+            pending = [task]
+            while pending:
+                current = pending.pop()
+                if current.state != TaskState.READY or current.task_spec.manual:
+                    continue  # run already as a child of another, or waiting for a person
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise EngineRunaway(f"more than {MAX_STEPS} steps without waiting")
-                step(task)
+                step(current)
                 count += 1
+                pending.extend(reversed(current.children))
         return count
 
     before = workflow.get_active_subprocesses()

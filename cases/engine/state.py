@@ -52,11 +52,19 @@ _registry = BpmnWorkflowSerializer.configure(
 _serializer = BpmnWorkflowSerializer(registry=_registry)
 
 
-def dump(workflow: BpmnWorkflow) -> bytes:
-    state = _serializer.to_dict(workflow)
-    state["format"] = FORMAT
-    text = json.dumps(state, separators=(",", ":"), default=str)
+def snapshot(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The state now, as plain data the workflow no longer shares (see `dump_snapshot`)."""
+    state: dict[str, Any] = _serializer.to_dict(workflow)
+    return state
+
+
+def dump_snapshot(state: dict[str, Any]) -> bytes:
+    text = json.dumps({**state, "format": FORMAT}, separators=(",", ":"), default=str)
     return zlib.compress(text.encode("utf-8"), 6)
+
+
+def dump(workflow: BpmnWorkflow) -> bytes:
+    return dump_snapshot(snapshot(workflow))
 
 
 def load(

@@ -374,3 +374,25 @@ def service_deploy(
         )
     compiled_cache.compiled(version)  # parse once now, not on the first case
     return version
+
+
+def service_deploy_if_changed(*, actor: User, directory: Path) -> tuple[ServiceVersion, bool]:
+    """Deploy the service directory unless its latest version holds exactly these files.
+
+    Returns the version new cases use from it and whether it was deployed now. Safe to run
+    at every start (`make demo`): an unchanged directory deploys nothing.
+    """
+    files = read_directory(directory)
+    digest = _digest(files)
+    raw = yaml.safe_load(files.get("service.yaml", b"") or b"")
+    code = raw.get("code") if isinstance(raw, dict) else None
+    if isinstance(code, str):
+        latest = (
+            ServiceVersion.objects.filter(service__code=code)
+            .select_related("service")
+            .order_by("-version")
+            .first()
+        )
+        if latest is not None and latest.sha256 == digest:
+            return latest, False
+    return service_deploy(actor=actor, files=files), True

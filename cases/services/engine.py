@@ -1,14 +1,20 @@
 """The case engine: submit, advance step by step with the state saved, fail visibly, retry.
 
-A case advances in steps. A task with an effect outside the workflow (a business rule task
-calling the decisions app, a service task calling a connector) runs in its own transaction
-together with the saving of the workflow state, so the two commit or roll back together:
-after a crash the case resumes from its last saved step and nothing done is done twice.
-Tasks inside the workflow (gateways, scripts, events) are re-run after a crash, which is
-harmless because they only compute. When the engine stops (waiting for a person or a
-timer, or completed) the state is saved with the status, the next timer and the new work
-items. A failing step rolls back and marks the case "needs attention" with the error and the
-element; `case_retry` continues from the last saved step.
+A case advances in runs: from its saved state until it waits (for a person or a timer) or
+completes. A run is one transaction, and a submission's first run shares the transaction
+that stores the case: a submission either returns a case or stores nothing. Inside a run,
+a task with an effect outside the workflow (a business rule task calling the decisions app,
+a service task calling a connector) opens a step group, a savepoint: its effect is kept
+only together with the state saved after it, so after a crash the case resumes from its
+last committed state and nothing done is done twice. Tasks inside the workflow (gateways,
+scripts, events) only compute. A failing step rolls back its own group, and the case is
+saved "needs attention" with the error and the element at the state the groups before it
+left; `case_retry` continues from there. A database error, a conflict with another worker
+or a killed worker rolls back the whole run; the worker's retry or the sweep for stalled
+cases (`cases_fire_timers`) runs it again.
+
+The engine's hot writes (case, decision, notification, event log, state) go through
+`cases.engine.sql`, statements built once instead of per case; see bench/cases.py.
 
 The engine acts as the platform (`identity.services.system_actor`): the decisions it
 evaluates and the connectors it calls were authorised when the case was submitted.
@@ -30,11 +36,11 @@ from django.utils import timezone
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from cases import forms, selectors
+from cases import forms
 from cases.choices import CaseStatus, WorkItemStatus
-from cases.compiled import CompiledService, compiled
+from cases.compiled import CompiledService, active_version, compiled
 from cases.connectors import CONNECTORS, ConnectorContext
-from cases.engine import state
+from cases.engine import sql, state
 from cases.engine.bpmn import ConnectorCall, DecisionCall
 from cases.engine.runner import (
     CaseScriptEngine,
@@ -67,10 +73,28 @@ def _reference(now: datetime) -> str:
     return f"{now:%Y}-{code[:4]}-{code[4:]}"
 
 
+_engine_actor: tuple[tuple[Any, ...], User] | None = None
+_SYSTEM_ROW = "SELECT id, date_joined FROM {table} WHERE username = %s"
+
+
 def engine_actor() -> User:
+    """The platform account the engine acts as, kept between cases with its roles (asked
+    once); one light query checks it is still the same account (a test database rolled
+    back creates another)."""
+    global _engine_actor
     from identity.services import system_actor
 
-    return system_actor()
+    row = sql.select_one(User, _SYSTEM_ROW, ["system"])
+    cached = _engine_actor
+    if cached is not None and row is not None and row == cached[0]:
+        return cached[1]
+    user = system_actor()
+    _engine_actor = (sql.select_one(User, _SYSTEM_ROW, ["system"]) or (), user)
+    return user
+
+
+def _insert_one(obj: Any) -> None:
+    sql.insert([obj])
 
 
 # --- one run of a case's workflow ---------------------------------------------------------
@@ -84,7 +108,10 @@ class _Run:
     workflow: BpmnWorkflow = field(init=False)
     events: list[CaseEvent] = field(default_factory=list)
     current: Any = None
-    group: Any = None  # the open transaction of the current step group
+    group: Any = None  # the savepoint of the open step group
+    groups: int = 0  # step groups opened in this run
+    snapshot: Any = None  # the state the closed step groups left (see `_open_group`)
+    snapshot_events: int = 0  # how many of `events` belong to that state
 
     def run_case_task(self, task: Any) -> bool:
         element = task.task_spec.bpmn_id
@@ -108,16 +135,21 @@ class _Run:
             inputs=inputs,
             purpose=f"case {self.case.reference}",
             case_ref=self.case.reference,
+            insert=_insert_one,
         )
         task.data[call.result_variable] = to_task_value(outcome.result, path=call.result_variable)
-        CaseDecision.objects.create(
-            case=self.case,
-            element_id=call.element_id,
-            evaluation=outcome.evaluation,
-            model_version=outcome.version,
-            decision=outcome.decision,
-            outputs=outcome.evaluation.outputs,
-            explanation=outcome.explanation,
+        sql.insert(
+            [
+                CaseDecision(
+                    case=self.case,
+                    element_id=call.element_id,
+                    evaluation=outcome.evaluation,
+                    model_version=outcome.version,
+                    decision=outcome.decision,
+                    outputs=outcome.evaluation.outputs,
+                    explanation=outcome.explanation,
+                )
+            ]
         )
 
     def _connect(self, task: Any, call: ConnectorCall) -> None:
@@ -186,42 +218,40 @@ def _save(run: _Run, **fields: Any) -> None:
         "updated_at": timezone.now(),
         **fields,
     }
-    if Case.objects.filter(pk=case.pk, revision=case.revision).update(**values) != 1:
+    if sql.update(Case, where={"pk": case.pk, "revision": case.revision}, values=values) != 1:
         raise CaseStateConflict(f"Case {case.reference} was changed by another worker.")
     for name, value in values.items():
         setattr(case, name, value)
     if run.events:
-        CaseEvent.objects.bulk_create(run.events)
+        sql.insert(run.events)
         run.events = []
 
 
-def _close_group(run: _Run, exc: BaseException | None = None) -> None:
-    """Commit (after saving the state) or roll back the open step group."""
+def _open_group(run: _Run) -> None:
+    """Start a step group: keep what the previous groups did (their savepoint is released)
+    and remember the state they left, which a failure of this group falls back to."""
+    _release_group(run)
+    if run.groups:
+        run.snapshot = state.snapshot(run.workflow)
+        run.snapshot_events = len(run.events)
+    run.group = transaction.savepoint_create()
+    run.groups += 1
+
+
+def _release_group(run: _Run) -> None:
     group, run.group = run.group, None
-    if group is None:
-        return
-    if exc is None:
-        try:
-            _save(run)
-        except BaseException as error:
-            group.__exit__(type(error), error, error.__traceback__)
-            raise
-        group.__exit__(None, None, None)
-    else:
-        group.__exit__(type(exc), exc, exc.__traceback__)
+    if group is not None:
+        transaction.savepoint_commit(group)
 
 
 def _step(run: _Run, task: Any) -> None:
-    """Run one task. A task with an outside effect starts a new step group: the previous
-    group's state is saved and committed first, and this task's effect commits together
-    with the state saved after it (and after the computing tasks that follow it)."""
+    """Run one task. A task with an outside effect starts a new step group (a savepoint of
+    the run's transaction): its effect stays only together with the state saved after it
+    and after the computing tasks that follow it, and a failure rolls back that group only."""
     run.current = task
     started = timezone.now()
     if is_checkpoint(task):
-        _close_group(run)
-        group = transaction.atomic()
-        group.__enter__()
-        run.group = group
+        _open_group(run)
     task.run()
     run.log(task, started)
     run.current = None
@@ -287,6 +317,8 @@ def _failing_element(run: _Run, exc: BaseException) -> str:
 
 
 def _fail(run: _Run, exc: Exception) -> None:
+    """Mark the case "needs attention" with the error, keeping the last good step: the
+    state the step groups before the failing one left (or the saved state, if none)."""
     case = run.case
     element = _failing_element(run, exc)
     message = _describe(exc)
@@ -294,57 +326,54 @@ def _fail(run: _Run, exc: Exception) -> None:
         "case needs attention",
         extra={"case": case.reference, "element": element, "error": type(exc).__name__},
     )
+    values: dict[str, Any] = {
+        "status": CaseStatus.NEEDS_ATTENTION,
+        "error": message,
+        "error_element": element,
+        "revision": case.revision + 1,
+        "updated_at": timezone.now(),
+    }
+    if run.snapshot is not None:
+        values["state"] = state.dump_snapshot(run.snapshot)
     with transaction.atomic():
-        updated = Case.objects.filter(pk=case.pk, revision=case.revision).update(
-            status=CaseStatus.NEEDS_ATTENTION,
-            error=message,
-            error_element=element,
-            revision=case.revision + 1,
-            updated_at=timezone.now(),
-        )
+        updated = Case.objects.filter(pk=case.pk, revision=case.revision).update(**values)
         if updated:
+            if run.snapshot is not None and run.snapshot_events:
+                CaseEvent.objects.bulk_create(run.events[: run.snapshot_events])
             audit.record(
                 actor=run.actor,
                 action="case.needs_attention",
                 target=case,
-                agency=case.agency.code,
+                agency=run.compiled.agency_code,
                 data={"reference": case.reference, "element": element, "error": message[:500]},
             )
+    run.events = []
     if updated:
-        case.status, case.error, case.error_element = CaseStatus.NEEDS_ATTENTION, message, element
-        case.revision += 1
+        for name, value in values.items():
+            setattr(case, name, value)
 
 
 def _finish(run: _Run) -> None:
     workflow, case = run.workflow, run.case
     now = timezone.now()
     had_items = case.status in (CaseStatus.WAITING, CaseStatus.NEEDS_ATTENTION)
-    group, run.group = run.group, None
-    if group is None:
-        group = transaction.atomic()
-        group.__enter__()
-    try:
-        _sync_work_items(run, now, had_items=had_items)
-        if workflow.is_completed():
-            last = workflow.last_task
-            _save(
-                run,
-                status=CaseStatus.COMPLETED,
-                completed_at=now,
-                timer_due_at=None,
-                error="",
-                error_element="",
-                result=dict(last.data) if last is not None else {},
-            )
-        else:
-            due = next_timer(workflow)
-            _save(run, status=CaseStatus.WAITING, timer_due_at=due, error="", error_element="")
-            if due is not None:
-                _schedule_timers(due)
-    except BaseException as error:
-        group.__exit__(type(error), error, error.__traceback__)
-        raise
-    group.__exit__(None, None, None)
+    _sync_work_items(run, now, had_items=had_items)
+    if workflow.is_completed():
+        last = workflow.last_task
+        _save(
+            run,
+            status=CaseStatus.COMPLETED,
+            completed_at=now,
+            timer_due_at=None,
+            error="",
+            error_element="",
+            result=dict(last.data) if last is not None else {},
+        )
+    else:
+        due = next_timer(workflow)
+        _save(run, status=CaseStatus.WAITING, timer_due_at=due, error="", error_element="")
+        if due is not None:
+            _schedule_timers(due)
 
 
 def _schedule_timers(due: datetime) -> None:
@@ -355,14 +384,31 @@ def _schedule_timers(due: datetime) -> None:
 
 
 def _advance(run: _Run) -> Case:
+    """Run the case until it waits or completes, in one transaction.
+
+    Each step group is a savepoint of it. A failing step rolls its group back and the case
+    is marked "needs attention" at the last good step, in the same transaction. A database
+    error, a conflict with another worker or a killed worker rolls the whole run back: the
+    case stays at its last committed step, and the worker (or the stalled-case sweep) runs
+    it again from there, so nothing done is done twice.
+    """
+    with transaction.atomic():
+        return _run_in_transaction(run)
+
+
+def _run_in_transaction(run: _Run) -> Case:
     try:
         run_engine(run.workflow, partial(_step, run))
-        _finish(run)
-    except BaseException as exc:
-        _close_group(run, exc)  # roll back the unfinished step group
-        if isinstance(exc, DatabaseError | CaseStateConflict) or not isinstance(exc, Exception):
-            raise  # the worker retries; the case stays at its last saved step
+    except Exception as exc:
+        if isinstance(exc, DatabaseError | CaseStateConflict):
+            raise
+        if run.group is not None:  # else a computing task before any group: nothing to undo
+            transaction.savepoint_rollback(run.group)
+            run.group = None
         _fail(run, exc)
+        return run.case
+    _release_group(run)
+    _finish(run)
     return run.case
 
 
@@ -370,14 +416,18 @@ def _advance(run: _Run) -> Case:
 
 
 def case_submit(*, service: Service, data: Mapping[str, Any], applicant: User, actor: User) -> Case:
-    """Apply for `service` on behalf of `applicant`; the case runs until it waits."""
+    """Apply for `service` on behalf of `applicant`; the case runs until it waits.
+
+    The case and its first run commit together: a submission either returns a case (which
+    may be waiting, completed or needing attention) or stores nothing.
+    """
     policy.authorize(actor, "case.submit", service)
     if actor.kind == UserKind.CITIZEN and applicant.pk != actor.pk:
         raise PermissionDenied("A citizen applies for themself only.", action="case.submit")
     if applicant.kind != UserKind.CITIZEN:
         raise ValidationFailed(errors={"applicant": ["The applicant must be a citizen account."]})
     now = timezone.now()
-    version = selectors.service_version_active_at(service=service, at=now)
+    version = active_version(service=service, at=now)
     comp = compiled(version)
     if not isinstance(data, Mapping):
         raise CaseDataInvalid(errors={"(form)": ["The application must be a JSON object."]})
@@ -386,8 +436,9 @@ def case_submit(*, service: Service, data: Mapping[str, Any], applicant: User, a
         raise CaseDataInvalid(
             f"{len(errors)} field(s) of the application are not valid.", errors=errors
         )
+    system = engine_actor()
     with transaction.atomic():
-        case = Case.objects.create(
+        case = Case(
             reference=_reference(now),
             service=service,
             service_version=version,
@@ -399,15 +450,15 @@ def case_submit(*, service: Service, data: Mapping[str, Any], applicant: User, a
             submitted_at=now,
             updated_at=now,
         )
+        sql.insert([case])
         audit.record(
             actor=actor,
             action="case.submit",
             target=case,
-            agency=service.agency.code,
+            agency=comp.agency_code,
             data={"service": service.code, "version": version.version, "reference": case.reference},
         )
-    case.service_version = version
-    return _advance(_open(case, actor=engine_actor()))
+        return _run_in_transaction(_open(case, actor=system))
 
 
 def case_retry(*, case: Case, actor: User) -> Case:

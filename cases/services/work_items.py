@@ -36,6 +36,14 @@ def _may_work(user: User, item: WorkItem) -> bool:
     return True
 
 
+def _may_be_given(user: User, item: WorkItem) -> bool:
+    """Whether the item may be given to `user`: their roles, not their session (a person
+    being given work is not signed in at the time; they pass MFA when they work it)."""
+    if item.role == QueueRole.SUPERVISOR:
+        return policy.has_role(user, Role.SUPERVISOR, item.agency_id)
+    return any(policy.has_role(user, r, item.agency_id) for r in (Role.CASEWORKER, Role.SUPERVISOR))
+
+
 def _authorize(actor: User, item: WorkItem) -> None:
     policy.authorize(actor, "work_item.work", item)
     if not _may_work(actor, item):
@@ -97,7 +105,7 @@ def work_item_release(*, item: WorkItem, actor: User) -> WorkItem:
 def work_item_reassign(*, item: WorkItem, assignee: User, actor: User) -> WorkItem:
     """A supervisor gives an item to someone who may work it."""
     policy.authorize(actor, "work_item.assign", item)
-    if not _may_work(assignee, item):
+    if not _may_be_given(assignee, item):
         raise ValidationFailed(
             f"{assignee.username} may not work items of the {item.queue!r} queue.",
             errors={"assignee": [f"needs the {item.role} role in this agency"]},

@@ -22,7 +22,8 @@ from cases.models import (
 from cases.services import definitions, engine, overrides, work_items
 from core.errors import PermissionDenied, ValidationFailed
 from core.models import AuditEntry
-from decisions.models import DecisionEvaluation
+from decisions import services as decision_services
+from decisions.models import DecisionEvaluation, DecisionModel
 from identity.choices import Role
 from identity.services import system_actor
 from identity.tests.factories import AgencyFactory, staff, verified
@@ -203,6 +204,23 @@ def test_claim_release_and_reassign(service, citizen, caseworker, supervisor, he
     assert (item.status, item.assignee) == (WorkItemStatus.OPEN, None)
 
 
+def test_a_supervisor_gives_an_item_to_a_colleague_who_is_not_signed_in(
+    service, citizen, supervisor, health
+):
+    # given a review item and a caseworker with no session (no second factor passed now)
+    case = _submit(service, citizen, income=25_000)
+    item = WorkItem.objects.select_related("case", "agency").get(case=case)
+    colleague = staff(Role.CASEWORKER, health, username="away")
+    # when the supervisor gives it to them
+    work_items.work_item_reassign(item=item, assignee=colleague, actor=supervisor)
+    # then it is theirs; someone without a role in the agency cannot be given it
+    item.refresh_from_db()
+    assert (item.status, item.assignee) == (WorkItemStatus.CLAIMED, colleague)
+    outsider = staff(Role.CASEWORKER, AgencyFactory(code="revenue"), username="outsider")
+    with pytest.raises(ValidationFailed):
+        work_items.work_item_reassign(item=item, assignee=outsider, actor=supervisor)
+
+
 def test_queues_show_sla_status_as_time_passes(service, citizen, caseworker, supervisor, health):
     start = timezone.now()
     _submit(service, citizen, income=25_000)
@@ -267,26 +285,48 @@ class WorkerKilled(BaseException):
     """What a killed worker looks like from inside: nothing catches it."""
 
 
-def test_a_worker_killed_mid_case_resumes_from_the_last_saved_step(service, citizen, monkeypatch):
-    # given a worker that dies while notifying, after the decision step was saved
+def test_a_worker_killed_during_a_submission_stores_nothing(service, citizen, monkeypatch):
+    # given a process that dies while notifying, after the decision
+    def killed(ctx, params):
+        raise WorkerKilled
+
+    monkeypatch.setitem(CONNECTORS, "notify", killed)
+    # when a citizen submits
+    with pytest.raises(WorkerKilled):
+        _submit(service, citizen)
+    # then the submission failed whole: no half-run case, no decision recorded
+    assert not Case.objects.exists()
+    assert not DecisionEvaluation.objects.exists()
+    assert not AuditEntry.objects.filter(action="case.submit").exists()
+
+
+def test_a_worker_killed_mid_case_resumes_from_the_last_saved_step(
+    service, citizen, caseworker, monkeypatch
+):
+    # given a case waiting for review, and a worker that dies notifying after the review
+    case = _submit(service, citizen, income=25_000)
+    item = WorkItem.objects.select_related("case", "agency").get(case=case)
+
     def killed(ctx, params):
         raise WorkerKilled
 
     monkeypatch.setitem(CONNECTORS, "notify", killed)
     with pytest.raises(WorkerKilled):
-        _submit(service, citizen)
-    case = Case.objects.get()
+        work_items.work_item_complete(item=item, data={"decision": "approve"}, actor=caseworker)
+    # then the review is saved and the case is left running at that step
+    case.refresh_from_db()
     assert case.status == CaseStatus.RUNNING
-    assert CaseDecision.objects.filter(case=case).count() == 1
+    assert WorkItem.objects.get(pk=item.pk).status == WorkItemStatus.COMPLETED
+    assert not Notification.objects.exists()
     # when a live worker sweeps for stalled cases later
     monkeypatch.setitem(CONNECTORS, "notify", connectors.notify)
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
         tasks.cases_fire_timers.enqueue()
-    # then the case finished from its last saved step without deciding again
+    # then the case finished from its last saved step: decided once, notified once
     case.refresh_from_db()
     assert case.status == CaseStatus.COMPLETED, case.error
     assert DecisionEvaluation.objects.filter(case_ref=case.reference).count() == 1
-    assert Notification.objects.filter(case=case).count() == 1
+    assert Notification.objects.get(case=case).body == "The outcome: approve."
 
 
 def test_a_feel_error_at_run_time_names_the_element(health, service_files, citizen):
@@ -357,3 +397,49 @@ def test_a_citizen_sees_only_their_own_cases(service, citizen, other_citizen, ca
         selectors.case_get(viewer=citizen, reference=theirs.reference)
     assert selectors.case_get(viewer=caseworker, reference=theirs.reference) == theirs
     assert AuditEntry.objects.filter(action="case.view", actor="cas").count() == 1
+
+
+def test_a_decision_version_activated_now_decides_the_next_case(service, citizen, analyst):
+    # given a case in the review band under version 1 of the table
+    first = _submit(service, citizen, income=21_000)
+    assert CaseDecision.objects.get(case=first).outputs == "review"
+    # when an analyst activates a version approving incomes below 22,000 now
+    model = DecisionModel.objects.get(key="test-benefit-eligibility")
+    xml = model.versions.get(version=1).dmn_xml.replace("&lt; 20000", "&lt; 22000")
+    xml = xml.replace("[20000..30000)", "[22000..30000)")
+    version = decision_services.decision_model_version_upload(
+        actor=analyst, model=model, dmn_xml=xml
+    )
+    decision_services.decision_model_version_schedule(
+        actor=analyst, version=version, activates_at=timezone.now()
+    )
+    # then the very next case is decided by it
+    second = _submit(service, citizen, income=21_000)
+    decision = CaseDecision.objects.select_related("model_version").get(case=second)
+    assert (decision.outputs, decision.model_version.version) == ("approve", 2)
+    assert second.status == CaseStatus.COMPLETED, second.error
+
+
+def test_a_step_failing_after_a_review_keeps_the_review_and_retry_finishes(
+    service, citizen, caseworker, monkeypatch
+):
+    # given a case waiting for review and a notification service that is down
+    case = _submit(service, citizen, income=25_000)
+    item = WorkItem.objects.select_related("case", "agency").get(case=case)
+
+    def down(ctx, params):
+        raise ConnectorFailed("the mail relay refused the connection")
+
+    monkeypatch.setitem(CONNECTORS, "notify", down)
+    # when the caseworker completes the review
+    case = work_items.work_item_complete(item=item, data={"decision": "reject"}, actor=caseworker)
+    # then the review is kept and the case needs attention at the notification
+    assert case.status == CaseStatus.NEEDS_ATTENTION
+    assert case.error_element == "notify_applicant"
+    assert WorkItem.objects.get(pk=item.pk).status == WorkItemStatus.COMPLETED
+    # and a retry once the service is back tells the reviewer's decision, once
+    monkeypatch.setitem(CONNECTORS, "notify", connectors.notify)
+    case = engine.case_retry(case=case, actor=caseworker)
+    assert case.status == CaseStatus.COMPLETED, case.error
+    assert Notification.objects.get(case=case).body == "The outcome: reject."
+    assert CaseEvent.objects.filter(case=case, element_id="review").count() == 1

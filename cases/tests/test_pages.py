@@ -218,14 +218,6 @@ def test_load_page_shows_items_per_queue_and_per_person(review_item, caseworker,
     assert '<option value="cas">' in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cases.services.work_items.work_item_reassign checks the assignee with policy.can, "
-        "which requires the assignee's own MFA session; a person being given work is not "
-        "signed in, so every reassignment to another person is refused"
-    ),
-)
 def test_reassign_gives_the_item_to_another_person(review_item, caseworker, supervisor):
     client = _client(supervisor)
     # when the supervisor gives the item to the caseworker
