@@ -39,6 +39,7 @@ from registry.models import (
     Person,
     SourceRecord,
 )
+from registry.services.persons import person_golden_refresh
 
 CANDIDATE_CAP = 200  # per selective lookup (national ID; a name or postcode with the date)
 BROAD_CAP = 100  # per broad lookup (date of birth alone, postcode alone)
@@ -178,15 +179,5 @@ def _decide(
             "model_version": model.version,
         },
     )
-    transaction.on_commit(lambda: _golden_refresh(person.pk))
+    transaction.on_commit(lambda: person_golden_refresh(person_ids=[person.pk]))
     return RealtimeMatch(person, decision, probability, other, candidates)
-
-
-def _golden_refresh(person_id: str) -> None:
-    try:
-        from registry.services import persons
-    except ImportError:
-        return
-    refresh = getattr(persons, "person_golden_refresh", None)
-    if refresh is not None:
-        refresh(person_ids=[person_id])

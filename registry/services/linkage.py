@@ -6,7 +6,7 @@ gives the clusters stable master person ids (registry.linkage.ids, which documen
 rule), and writes in one transaction: new persons, retired persons (with `merged_into`),
 the records' new persons, one MembershipEvent per record whose person changed (all sharing
 the run's `action`), and MatchCandidates for the best uncertain pair between two persons.
-Golden records are refreshed afterwards, when that part is installed.
+The golden records of the persons a run changed are refreshed afterwards.
 
 The model's term frequencies (for the Python scorer of real-time matching) are refreshed
 from the records of each run and kept beside the model (`splink_model["civicstack"]`).
@@ -46,6 +46,7 @@ from registry.models import (
     SourceRecord,
     new_person_id,
 )
+from registry.services.persons import person_golden_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def link_run(
             status=BatchStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
-    _golden_refresh(touched)
+    person_golden_refresh(person_ids=touched)
     run.refresh_from_db()
     return run
 
@@ -432,19 +433,6 @@ def _store_term_frequencies(model: LinkageModel, records: pd.DataFrame, run: Lin
     model.save(update_fields=["splink_model"])
 
 
-def _golden_refresh(person_ids: set[str]) -> None:
-    """Golden records of the persons a run changed, when the golden-record part exists."""
-    if not person_ids:
-        return
-    try:
-        from registry.services import persons
-    except ImportError:
-        return
-    refresh = getattr(persons, "person_golden_refresh", None)
-    if refresh is not None:
-        refresh(person_ids=sorted(person_ids))
-
-
 def persons_export_links(*, actor: User, out: SupportsWrite) -> int:
     """Write `agency,agency_record_id,person_id` for every source record; returns the rows."""
     policy.authorize(actor, "linkage.manage")
@@ -478,7 +466,7 @@ def records_match(*, record_ids: Iterable[int], actor: User) -> dict[str, int]:
     records = list(SourceRecord.objects.filter(pk__in=list(record_ids)).order_by("pk"))
     linked = {r.person_id for r in records if r.person_id}
     if linked:
-        _golden_refresh({str(p) for p in linked})
+        person_golden_refresh(person_ids={str(p) for p in linked})
         counts["refreshed"] = len(linked)
     if linkage_model_active() is None:
         counts["waiting"] = sum(1 for r in records if not r.person_id)

@@ -56,6 +56,7 @@ from registry.models import (
     Person,
     SourceRecord,
 )
+from registry.services.persons import person_golden_refresh
 
 NOTE_MAX = 500
 # Changes a steward made; batch linkage and real-time matching are corrected by a split
@@ -186,7 +187,7 @@ def match_candidate_accept(
             "superseded": superseded,
         },
     )
-    _refresh_golden(concerned)
+    person_golden_refresh(person_ids=concerned)
     return change
 
 
@@ -267,7 +268,7 @@ def persons_merge(
         target=survivor,
         data={**_change_data(change, note), "merged": merged.pk, "superseded": superseded},
     )
-    _refresh_golden(change.persons)
+    person_golden_refresh(person_ids=change.persons)
     return change
 
 
@@ -327,7 +328,7 @@ def person_split(
         target=person,
         data=_change_data(change, note),
     )
-    _refresh_golden(change.persons)
+    person_golden_refresh(person_ids=change.persons)
     return change
 
 
@@ -405,7 +406,7 @@ def membership_action_undo(*, action: uuid.UUID, actor: User, note: str = "") ->
             "reopened": reopened,
         },
     )
-    _refresh_golden(touched)
+    person_golden_refresh(person_ids=touched)
     return change
 
 
@@ -610,12 +611,3 @@ def _audit(
             purpose="clerical review",
             data=data,
         )
-
-
-def _refresh_golden(person_ids: list[str]) -> None:
-    """Recompute the golden records, when the golden-record service is installed."""
-    try:
-        from registry.services.persons import person_golden_refresh
-    except ImportError:
-        return
-    person_golden_refresh(person_ids=person_ids)
