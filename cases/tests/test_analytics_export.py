@@ -18,7 +18,7 @@ from identity import services
 from identity.choices import Role
 from identity.tests.factories import AgencyFactory, staff, verified
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("cases.tests.api_urls")]
+pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/cases"
 NS = "{http://www.xes-standard.org/}"

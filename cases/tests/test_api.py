@@ -6,7 +6,7 @@ from django.test import Client
 from cases.models import Case, WorkItem
 from identity import services
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("cases.tests.api_urls")]
+pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/cases"
 

@@ -4,20 +4,17 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import include, path
 
 from cases.models import Case, WorkItem
 from cases.services import engine
-from config.urls import urlpatterns as project_urlpatterns
 from core.models import AuditEntry
 from identity.choices import Role
 from identity.tests.factories import AgencyFactory, staff
 from registry.tests.factories_review import signed_in
 
 # this module is also the URLconf: the project's URLs with the cases pages at /cases/
-urlpatterns = [path("cases/", include("cases.urls")), *project_urlpatterns]
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 def _text(response):

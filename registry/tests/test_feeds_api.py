@@ -10,7 +10,7 @@ from identity.tests.factories import AgencyFactory, staff
 from registry.models import FeedMapping, RejectedRow, SourceRecord
 from registry.tests.feeds_helpers import revenue_agency, revenue_row, token_client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("registry.tests.urls_feeds")]
+pytestmark = pytest.mark.django_db
 
 BATCH = "/api/v1/registry/agencies/revenue/records:batch"
 MAPPING = "/api/v1/registry/agencies/revenue/feed-mapping"

@@ -18,7 +18,7 @@ from registry.tests.feeds_helpers import (
     signed_in,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("registry.tests.urls_feeds")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from registry.tests.factories_review import (
     records_of,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("registry.tests.urls_review")]
+pytestmark = pytest.mark.django_db
 
 API = "/api/v1/registry"
 

@@ -20,7 +20,7 @@ from registry.tests.factories_review import (
     signed_in,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("registry.tests.urls_review")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
