@@ -122,3 +122,40 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SystemClient(models.Model):
+    """A calling system, known by its X-Road style identifier.
+
+    GovStack clients name themselves in the ``Information-Mediator-Client`` header as
+    ``INSTANCE/CLASS/MEMBER/SUBSYSTEM``. A registered client belongs to one agency; a
+    request naming it must come from a token or session of that agency (or, where the
+    deployment sits behind a trusted security server, may act as the client's account).
+    """
+
+    identifier = models.CharField(
+        _("identifier"),
+        max_length=255,
+        unique=True,
+        help_text=_("INSTANCE/CLASS/MEMBER/SUBSYSTEM, as sent in Information-Mediator-Client."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="system_clients", verbose_name=_("agency")
+    )
+    account = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="system_clients",
+        help_text=_("The account a request acts as when the header alone is trusted."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return self.identifier

@@ -476,3 +476,15 @@ def _work_item_assign(user: User, obj: Any) -> bool:
 )
 def _case_override(user: User, obj: Any) -> bool:
     return _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+# --- calling systems (GovStack Information-Mediator-Client) ------------------------------
+
+
+@permission(
+    "system_client.manage",
+    scope="identity:write",
+    description="Register an agency's calling systems for the GovStack APIs.",
+)
+def _system_client_manage(user: User, obj: Any) -> bool:
+    return is_platform_admin(user) or _in_agency(user, obj, Role.AGENCY_ADMIN)

@@ -23,7 +23,8 @@ from identity.errors import (
     TokenNotFound,
     UsernameTaken,
 )
-from identity.models import Agency, ApiToken, RoleAssignment, User
+from identity.govstack import IM_CLIENT_PATTERN
+from identity.models import Agency, ApiToken, RoleAssignment, SystemClient, User
 from identity.selectors import TOKEN_PREFIX, token_digest
 
 
@@ -332,6 +333,39 @@ def totp_device_confirm(*, actor: User, device: TOTPDevice, token: str) -> bool:
     TOTPDevice.objects.filter(user=actor).exclude(pk=device.pk).delete()
     audit.record(actor=actor, action="mfa.confirm", target=actor)
     return True
+
+
+@transaction.atomic
+def system_client_register(
+    *,
+    actor: User,
+    agency: Agency,
+    identifier: str,
+    name: str,
+    account: User | None = None,
+) -> SystemClient:
+    """Register (or re-activate and rename) a calling system of ``agency``."""
+    policy.authorize(actor, "system_client.manage", agency)
+    identifier = identifier.strip()
+    if not IM_CLIENT_PATTERN.match(identifier):
+        raise ValidationFailed(errors={"identifier": ["expected INSTANCE/CLASS/MEMBER/SUBSYSTEM"]})
+    if account is not None and account.agency_id != agency.pk:
+        raise ValidationFailed(errors={"account": ["must be an account of the same agency"]})
+    existing = SystemClient.objects.filter(identifier=identifier).first()
+    if existing is not None and existing.agency_id != agency.pk:
+        raise ValidationFailed(errors={"identifier": ["registered to another agency"]})
+    client, _ = SystemClient.objects.update_or_create(
+        identifier=identifier,
+        defaults={"agency": agency, "name": name, "account": account, "active": True},
+    )
+    audit.record(
+        actor=actor,
+        action="system_client.register",
+        target=client,
+        agency=agency.code,
+        data={"identifier": identifier},
+    )
+    return client
 
 
 def system_actor() -> User:

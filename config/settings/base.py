@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "core",
     "identity",
     "registry",
+    "registries",
+    "consent",
+    "exchange",
     "decisions",
     "cases",
     "demo",
@@ -203,6 +206,8 @@ API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 # golden records follow the survivorship rules of this file (default: the shipped one).
 REGISTRY_PHONE_REGION = os.environ.get("REGISTRY_PHONE_REGION", "GB")
 REGISTRY_SURVIVORSHIP_FILE = os.environ.get("REGISTRY_SURVIVORSHIP_FILE", "")
+# Only behind an X-Road style security server that authenticates calling systems itself.
+GOVSTACK_TRUST_IM_HEADER = env_bool("GOVSTACK_TRUST_IM_HEADER", False)
 
 MAILERS = {
     "default": {

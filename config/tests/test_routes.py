@@ -6,14 +6,21 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.api import api
+from config.govstack import GOVSTACK_APIS
 from core.access import declared_permission
 from identity.policy import PERMISSIONS
 
 
 def _api_operations() -> Iterator[tuple[str, str, Any, Any]]:
-    # The routers bound to the API carry the effective auth of each operation.
-    for router in api._get_bound_routers():
-        prefix = router.prefix
+    # The routers bound to each API carry the effective auth of each operation.
+    apis = {"api/v1": api} | {f"api/govstack/{p}": gs for p, gs in GOVSTACK_APIS.items()}
+    for mount, one_api in apis.items():
+        yield from _operations_of(mount, one_api)
+
+
+def _operations_of(mount: str, one_api: Any) -> Iterator[tuple[str, str, Any, Any]]:
+    for router in one_api._get_bound_routers():
+        prefix = f"{mount}/{router.prefix.strip('/')}"
         for path, path_view in router.path_operations.items():
             for operation in path_view.operations:
                 for method in operation.methods:
@@ -28,8 +35,8 @@ def _api_operations() -> Iterator[tuple[str, str, Any, Any]]:
 def _page_routes(patterns=None, prefix="") -> Iterator[tuple[str, Any]]:
     for entry in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(entry, URLResolver):
-            if entry.namespace == "api-v1":
-                continue  # the API is walked operation by operation
+            if entry.namespace == "api-v1" or (entry.namespace or "").startswith("govstack-"):
+                continue  # the APIs are walked operation by operation
             yield from _page_routes(entry.url_patterns, prefix + str(entry.pattern))
         elif isinstance(entry, URLPattern):
             yield prefix + str(entry.pattern), entry.callback
