@@ -110,7 +110,8 @@ class TrustedHeaderAuth:
         if client.account is None or not client.account.is_active:
             raise UnknownSystemClient(f"System client {identifier!r} has no account to act as.")
         user = client.account
-        user.civic_via_token = True  # type: ignore[attr-defined] - authenticated by the server
+        # authenticated by the security server in front, like a token
+        user.civic_via_token = True  # type: ignore[attr-defined]
         request.user = user
         request.im_client = client  # type: ignore[attr-defined]
         return user
