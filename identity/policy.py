@@ -488,3 +488,261 @@ def _case_override(user: User, obj: Any) -> bool:
 )
 def _system_client_manage(user: User, obj: Any) -> bool:
     return is_platform_admin(user) or _in_agency(user, obj, Role.AGENCY_ADMIN)
+
+
+# --- consent and exchange ------------------------------------------------------------------
+
+
+def _is_citizen(user: User) -> bool:
+    from identity.choices import UserKind
+
+    return bool(user.kind == UserKind.CITIZEN)
+
+
+@permission(
+    "purpose.manage",
+    scope="consent:write",
+    description="Register the purposes data may be shared for.",
+)
+def _purpose_manage(user: User, obj: Any) -> bool:
+    return is_platform_admin(user)
+
+
+@permission(
+    "agreement.view",
+    scope="consent:read",
+    description="See data agreements (what is shared, why, on which basis).",
+)
+def _agreement_view(user: User, obj: Any) -> bool:
+    # Agreements are public information: citizens read them before consenting.
+    return True
+
+
+@permission(
+    "agreement.manage",
+    scope="consent:write",
+    description="Create and revise data agreements of one's agency (as provider).",
+)
+def _agreement_manage(user: User, obj: Any) -> bool:
+    # obj is the providing agency (or an agreement, whose provider decides)
+    provider = getattr(obj, "provider_id", None)
+    target = provider if provider is not None else obj
+    return (
+        is_platform_system(user)
+        or is_platform_admin(user)
+        or _in_agency(user, target, Role.AGENCY_ADMIN)
+    )
+
+
+@permission(
+    "consent.manage_own",
+    scope="consent:write",
+    description="Give, refuse or withdraw one's own consent; download receipts.",
+)
+def _consent_manage_own(user: User, obj: Any) -> bool:
+    # the service checks the person is the citizen's own
+    return _is_citizen(user) or is_platform_system(user)
+
+
+@permission(
+    "consent.view",
+    scope="consent:read",
+    description="See consent records: one's own, or those of one's agency's agreements.",
+)
+def _consent_view(user: User, obj: Any) -> bool:
+    if _is_citizen(user):
+        return True  # narrowed to the citizen's own person by the selector
+    if is_platform_admin(user):
+        return True
+    agreement = getattr(obj, "agreement", obj)
+    if agreement is ANY_OBJECT:
+        return bool(agencies_where(user, Role.AGENCY_ADMIN, Role.CASEWORKER, Role.SUPERVISOR))
+    ids = {getattr(agreement, "provider_id", None), getattr(agreement, "consumer_id", None)}
+    return bool(ids & agencies_where(user, Role.AGENCY_ADMIN, Role.CASEWORKER, Role.SUPERVISOR))
+
+
+@permission(
+    "data_service.manage",
+    scope="exchange:write",
+    description="Publish an agency's data services in the catalogue.",
+)
+def _data_service_manage(user: User, obj: Any) -> bool:
+    return (
+        is_platform_system(user)
+        or is_platform_admin(user)
+        or _in_agency(user, obj, Role.AGENCY_ADMIN, Role.DATA_STEWARD)
+    )
+
+
+@permission(
+    "data_service.view",
+    scope="exchange:read",
+    description="Browse the catalogue of data services.",
+)
+def _data_service_view(user: User, obj: Any) -> bool:
+    return not _is_citizen(user)
+
+
+@permission(
+    "exchange.request",
+    scope="exchange:write",
+    description="Ask for a data service about a person, for one's agency (as consumer).",
+)
+def _exchange_request(user: User, obj: Any) -> bool:
+    # obj is the consuming agency
+    return is_platform_system(user) or _in_agency(
+        user, obj, Role.CASEWORKER, Role.SUPERVISOR, Role.DATA_STEWARD, Role.AGENCY_ADMIN
+    )
+
+
+@permission(
+    "message_log.view",
+    scope="audit:read",
+    description="Browse the signed message log of exchanges (auditors).",
+)
+def _message_log_view(user: User, obj: Any) -> bool:
+    if is_platform_admin(user):
+        return True
+    if obj is ANY_OBJECT or obj is None:
+        return bool(agencies_where(user, Role.AGENCY_ADMIN))
+    ids = {getattr(obj, "consumer_id", None), getattr(obj, "provider_id", None)}
+    return bool(ids & agencies_where(user, Role.AGENCY_ADMIN))
+
+
+@permission(
+    "event.subscribe",
+    scope="exchange:write",
+    description="Subscribe one's agency to change-of-circumstance events.",
+)
+def _event_subscribe(user: User, obj: Any) -> bool:
+    return (
+        is_platform_system(user)
+        or is_platform_admin(user)
+        or _in_agency(user, obj, Role.AGENCY_ADMIN)
+    )
+
+
+@permission(
+    "event.publish",
+    scope="exchange:write",
+    description="Record a change of circumstances as an event (tell us once).",
+)
+def _event_publish(user: User, obj: Any) -> bool:
+    return (
+        _is_citizen(user)
+        or is_platform_system(user)
+        or _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR, Role.DATA_STEWARD)
+    )
+
+
+@permission(
+    "event.manage",
+    scope="exchange:write",
+    description="See deliveries, the dead-letter list, and replay events (operators).",
+)
+def _event_manage(user: User, obj: Any) -> bool:
+    return (
+        is_platform_system(user)
+        or is_platform_admin(user)
+        or _in_agency(user, obj, Role.AGENCY_ADMIN)
+    )
+
+
+@permission(
+    "access_log.view_own",
+    scope="profile:read",
+    description="See who accessed one's own data, when and why.",
+)
+def _access_log_view_own(user: User, obj: Any) -> bool:
+    return _is_citizen(user)
+
+
+@permission(
+    "disclosure.delay",
+    scope="consent:write",
+    description="Delay a person's view of one's agency's reads during an investigation.",
+)
+def _disclosure_delay(user: User, obj: Any) -> bool:
+    return _in_agency(user, obj, Role.AGENCY_ADMIN, Role.SUPERVISOR)
+
+
+# --- digital registries ------------------------------------------------------------------
+
+
+@permission(
+    "registry_definition.view",
+    scope="registries:read",
+    description="See an agency's registry definitions (schemas and versions).",
+)
+def _registry_definition_view(user: User, obj: Any) -> bool:
+    return (
+        is_platform_admin(user)
+        or is_platform_system(user)
+        or _in_agency(
+            user,
+            obj,
+            Role.AGENCY_ADMIN,
+            Role.DATA_STEWARD,
+            Role.CASEWORKER,
+            Role.SUPERVISOR,
+            Role.POLICY_ANALYST,
+        )
+    )
+
+
+@permission(
+    "registry_definition.manage",
+    scope="registries:write",
+    description="Define an agency's registries: new schema versions, archive a version.",
+)
+def _registry_definition_manage(user: User, obj: Any) -> bool:
+    return is_platform_system(user) or _in_agency(user, obj, Role.AGENCY_ADMIN, Role.DATA_STEWARD)
+
+
+@permission(
+    "registry_record.view",
+    scope="registries:read",
+    description="Search and read the records of an agency's registries (audited).",
+)
+def _registry_record_view(user: User, obj: Any) -> bool:
+    return is_platform_system(user) or _in_agency(
+        user, obj, Role.DATA_STEWARD, Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN
+    )
+
+
+@permission(
+    "registry_record.manage",
+    scope="registries:write",
+    description="Create, change, import and delete the records of an agency's registries.",
+)
+def _registry_record_manage(user: User, obj: Any) -> bool:
+    return is_platform_system(user) or _in_agency(
+        user, obj, Role.DATA_STEWARD, Role.CASEWORKER, Role.AGENCY_ADMIN
+    )
+
+
+@permission(
+    "personal_data_usage.view_own",
+    scope="profile:read",
+    description="A citizen sees who read or changed their data in the registries.",
+)
+def _personal_data_usage_view_own(user: User, obj: Any) -> bool:
+    from identity.choices import UserKind
+
+    return user.kind == UserKind.CITIZEN
+
+
+@permission(
+    "consent.record",
+    scope="consent:write",
+    description="Record a person's consent answer given to one's agency (consumer side).",
+)
+def _consent_record(user: User, obj: Any) -> bool:
+    if is_platform_system(user):
+        return True
+    consumer = getattr(obj, "consumer_id", None)
+    if obj is ANY_OBJECT:
+        return bool(agencies_where(user, Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN))
+    return consumer is not None and consumer in agencies_where(
+        user, Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN
+    )

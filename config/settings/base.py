@@ -199,6 +199,11 @@ CIVICSTACK_WORKER_STALE_SECONDS = int(os.environ.get("WORKER_STALE_SECONDS", "30
 CIVICSTACK_KEYS = os.environ.get("CIVICSTACK_KEYS", "")
 CIVICSTACK_KEY_FILE = Path(os.environ.get("CIVICSTACK_KEY_FILE", VAR_DIR / "keys.json"))
 CIVICSTACK_CREATE_KEY_FILE = env_bool("CIVICSTACK_CREATE_KEY_FILE", False)
+# Ed25519 keys that sign consent records and the exchange's message log (core.signing).
+CIVICSTACK_SIGNING_KEYS = os.environ.get("CIVICSTACK_SIGNING_KEYS", "")
+CIVICSTACK_SIGNING_KEY_FILE = Path(
+    os.environ.get("CIVICSTACK_SIGNING_KEY_FILE", VAR_DIR / "signing-keys.json")
+)
 
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 
