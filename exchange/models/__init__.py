@@ -1,0 +1,6 @@
+"""The exchange's tables: the service catalogue, the signed message log, and events."""
+
+from exchange.models.catalogue import DataService
+from exchange.models.messages import Message
+
+__all__ = ["DataService", "Message"]
