@@ -1,0 +1,165 @@
+"""Appending to and verifying the signed message log (see exchange.models.messages).
+
+`message_append` writes inside the caller's transaction; writers are serialised (an
+advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite) so each reads the true last
+entry, and the primary key on `seq` turns a lost race into an error, never a fork.
+`message_log_verify` recomputes hashes, links and signatures, optionally with a public
+key file only (offline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+from core import signing
+from exchange.models import Message
+from exchange.models.messages import GENESIS_HASH
+
+# Key of the PostgreSQL advisory lock that serialises writers of the log ("CIVIMSG").
+CHAIN_LOCK_KEY = 0x434956494D5347
+MAX_BODY_CHARS = 1_000_000
+
+
+def _body_text(body: dict[str, Any] | None) -> str:
+    if not body:
+        return ""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
+def body_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def message_append(
+    *,
+    kind: str,
+    exchange_id: uuid.UUID,
+    consumer: str,
+    provider: str,
+    service: str,
+    actor: str,
+    status: str,
+    person: str = "",
+    purpose: str = "",
+    case_ref: str = "",
+    client: str = "",
+    reason: str = "",
+    body: dict[str, Any] | None = None,
+) -> Message:
+    """Append one signed entry to the log, inside the caller's transaction."""
+    text = _body_text(body)
+    if len(text) > MAX_BODY_CHARS:
+        text = _body_text({"truncated": True, "chars": len(text)})
+    message = Message(
+        id=uuid.uuid4(),
+        exchange_id=exchange_id,
+        kind=kind,
+        consumer=consumer,
+        provider=provider,
+        service=service[:80],
+        person=person or "",
+        purpose=purpose[:80],
+        case_ref=case_ref[:64],
+        actor=actor[:150],
+        client=client[:255],
+        status=status,
+        reason=reason,
+        body=text,
+        body_hash=body_hash(text),
+    )
+    using = router.db_for_write(Message)
+    connection = connections[using]
+    with transaction.atomic(using=using, savepoint=False):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        last = Message.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
+        message.seq, message.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        message.created_at = timezone.now()
+        header = signing.canonical_bytes(message.header())
+        message.hash = hashlib.sha256(header).hexdigest()
+        message.key_id, message.signature = signing.sign(message.hash.encode("ascii"))
+        message.save(using=using, force_insert=True)
+    return message
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None
+    reason: str = ""
+
+
+def _entries(since: datetime | None, batch: int) -> Iterator[Message]:
+    queryset = Message.objects.order_by("seq")
+    if since is not None:
+        first = queryset.filter(created_at__gte=since).values_list("seq", flat=True).first()
+        if first is None:
+            return
+        queryset = queryset.filter(seq__gte=first - 1)  # the entry before: to check the link
+    last_seq = 0
+    while True:
+        rows = list(queryset.filter(seq__gt=last_seq).defer("body")[:batch])
+        if not rows:
+            return
+        yield from rows
+        last_seq = rows[-1].seq
+
+
+def message_log_verify(
+    *,
+    since: datetime | None = None,
+    keyring: signing.SigningKeyring | None = None,
+    batch: int = 5000,
+) -> LogCheck:
+    """Recompute every entry's hash and signature and the links between them."""
+    checked = 0
+    prev: Message | None = None
+    for entry in _entries(since, batch):
+        reason = _broken(entry, prev, keyring, first=prev is None and since is not None)
+        if reason:
+            return LogCheck(False, checked, entry.seq, reason)
+        prev = entry
+        checked += 1
+    return LogCheck(True, checked)
+
+
+def _broken(
+    entry: Message,
+    prev: Message | None,
+    keyring: signing.SigningKeyring | None,
+    *,
+    first: bool,
+) -> str:
+    if prev is None and not first:
+        if entry.seq != 1 or entry.prev_hash != GENESIS_HASH:
+            return "the log does not start at the beginning"
+    if prev is not None:
+        if entry.seq != prev.seq + 1:
+            return f"entry {prev.seq + 1} is missing"
+        if entry.prev_hash != prev.hash:
+            return "the link to the previous entry is broken"
+    digest = hashlib.sha256(signing.canonical_bytes(entry.header())).hexdigest()
+    if digest != entry.hash:
+        return "the entry was changed after it was written"
+    if not signing.verify(
+        entry.hash.encode("ascii"), key_id=entry.key_id, signature=entry.signature, keyring=keyring
+    ):
+        return f"the signature does not verify (key {entry.key_id})"
+    return ""
+
+
+def message_body_intact(entry: Message) -> bool:
+    """Whether the stored (decrypted) body still matches the hash the chain covers."""
+    return body_hash(entry.body) == entry.body_hash
