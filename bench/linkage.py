@@ -556,13 +556,23 @@ def civicstack_clusters(frame: pd.DataFrame) -> list[str]:
 
     It trains its model on the frame (unsupervised) and clusters at its default threshold.
     The national ID goes in as `national_id_index`, the token the pipeline compares for
-    equality (in the database, its blind index).
+    equality (in the database, its blind index), and its one-edit keys
+    (`registry.linkage.frame.one_edit_keys`) as `national_id_near`, the tokens the pipeline
+    compares for a typo (in the database, their blind indexes), made here inside the clock
+    as ingest would make them.
     """
     from registry.linkage import pipeline  # type: ignore[import-not-found,unused-ignore]
 
     records = frame.rename(columns={"national_id": "national_id_index"})
+    records["national_id_near"] = _by_unique(records["national_id_index"], _one_edit_keys)
     result = pipeline.link_frame(records)
     return _labels_from(result.clusters, frame)
+
+
+def _one_edit_keys(national_id: str) -> str:
+    from registry.linkage import frame as linkage_frame
+
+    return linkage_frame.one_edit_keys(national_id) or ""
 
 
 def _labels_from(result: Any, frame: pd.DataFrame) -> list[str]:

@@ -142,9 +142,8 @@ def _broken(
     *,
     first: bool,
 ) -> str:
-    if prev is None and not first:
-        if entry.seq != 1 or entry.prev_hash != GENESIS_HASH:
-            return "the log does not start at the beginning"
+    if prev is None and not first and (entry.seq != 1 or entry.prev_hash != GENESIS_HASH):
+        return "the log does not start at the beginning"
     if prev is not None:
         if entry.seq != prev.seq + 1:
             return f"entry {prev.seq + 1} is missing"

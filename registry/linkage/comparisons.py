@@ -35,7 +35,7 @@ from typing import Any
 import jellyfish
 
 # Bump when a level changes meaning: a model trained on another spec is retrained.
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 M_U_CLAMP_MIN = 1e-300
 
 Row = Mapping[str, Any]
@@ -135,8 +135,18 @@ def _abs_diff_at_most(column: str, limit: int) -> Predicate:
     return test
 
 
-def _both(first: Predicate, second: Predicate) -> Predicate:
-    return lambda left, right: first(left, right) and second(left, right)
+def _words_overlap(column: str) -> Predicate:
+    """The two values (space-separated words) have a word in common."""
+
+    def test(left: Row, right: Row) -> bool:
+        a, b = _v(left, column), _v(right, column)
+        return a is not None and b is not None and not set(a.split(" ")).isdisjoint(b.split(" "))
+
+    return test
+
+
+def _all(*predicates: Predicate) -> Predicate:
+    return lambda left, right: all(test(left, right) for test in predicates)
 
 
 def _always(left: Row, right: Row) -> bool:
@@ -180,18 +190,31 @@ class Level:
         return creator.configure(label_for_charts=self.label)
 
 
+# Array functions by dialect: {split}(text, ' ') makes an array, {overlap}(a, b) is true
+# when two arrays have an element in common.
+_ARRAY_FUNCTIONS = {
+    "duckdb": {"{split}": "string_split", "{overlap}": "list_has_any"},
+    "spark": {"{split}": "split", "{overlap}": "arrays_overlap"},
+}
+
+
 def _dialect_level(sql: str) -> Any:
     """A custom level whose SQL names the dialect's string functions as {jaro_winkler} and
-    {damerau_levenshtein} (DuckDB's own functions, Splink's UDFs on Spark)."""
+    {damerau_levenshtein} (DuckDB's own functions, Splink's UDFs on Spark), and its array
+    functions as {split} and {overlap} (`_ARRAY_FUNCTIONS`)."""
     import splink.comparison_level_library as cll
 
     class DialectLevel(cll.CustomLevel):
         def create_sql(self, sql_dialect: Any) -> str:
-            return (
+            sql = (
                 str(self.sql_condition)
                 .replace("{jaro_winkler}", sql_dialect.jaro_winkler_function_name)
                 .replace("{damerau_levenshtein}", sql_dialect.damerau_levenshtein_function_name)
             )
+            functions = _ARRAY_FUNCTIONS.get(sql_dialect.sql_dialect_str, {})
+            for placeholder, name in functions.items():
+                sql = sql.replace(placeholder, name)
+            return sql
 
     return DialectLevel(sql)
 
@@ -265,6 +288,11 @@ class Comparison:
         return next((lvl.column for lvl in self.levels if lvl.tf), None)
 
 
+_SAME_ADDRESS = "address_sorted_l = address_sorted_r"
+_SIMILAR_ADDRESS = "{jaro_winkler}(address_sorted_l, address_sorted_r) >= 0.9"
+_SAME_POSTCODE = "postcode_l = postcode_r"
+_SIMILAR_TOWN = "{jaro_winkler}(locality_l, locality_r) >= 0.9"
+
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "given_name",
@@ -332,28 +360,54 @@ COMPARISONS: tuple[Comparison, ...] = (
     ),
     Comparison(
         "location",
-        "Address and postcode",
+        "Address, town and postcode",
         (
             custom(
-                "(address_l IS NULL AND postcode_l IS NULL)"
-                " OR (address_r IS NULL AND postcode_r IS NULL)",
-                _any_null("address", "postcode"),
-                "Address and postcode missing",
+                "(address_l IS NULL AND postcode_l IS NULL AND locality_l IS NULL)"
+                " OR (address_r IS NULL AND postcode_r IS NULL AND locality_r IS NULL)",
+                _any_null("address", "postcode", "locality"),
+                "Address, town and postcode missing",
                 is_null=True,
             ),
             custom(
-                "address_l = address_r AND postcode_l = postcode_r",
-                _both(_eq("address"), _eq("postcode")),
+                f"{_SAME_ADDRESS} AND {_SAME_POSTCODE} AND {_SIMILAR_TOWN}",
+                _all(_eq("address_sorted"), _eq("postcode"), _jaro_winkler("locality", 0.9)),
+                "Address and postcode the same, town similar",
+            ),
+            custom(
+                f"{_SAME_ADDRESS} AND {_SAME_POSTCODE}",
+                _all(_eq("address_sorted"), _eq("postcode")),
                 "Address and postcode the same",
             ),
             custom(
-                "{jaro_winkler}(address_l, address_r) >= 0.9 AND postcode_l = postcode_r",
-                _both(_jaro_winkler("address", 0.9), _eq("postcode")),
+                f"{_SIMILAR_ADDRESS} AND {_SAME_POSTCODE} AND {_SIMILAR_TOWN}",
+                _all(_jaro_winkler("address_sorted", 0.9), _eq("postcode"), _jaro_winkler("locality", 0.9)),
+                "Address and town similar, postcode the same",
+            ),
+            custom(
+                f"{_SIMILAR_ADDRESS} AND {_SAME_POSTCODE}",
+                _all(_jaro_winkler("address_sorted", 0.9), _eq("postcode")),
                 "Address similar and postcode the same",
             ),
+            custom(
+                f"{_SIMILAR_ADDRESS} AND {_SIMILAR_TOWN}",
+                _all(_jaro_winkler("address_sorted", 0.9), _jaro_winkler("locality", 0.9)),
+                "Address and town similar",
+            ),
+            custom(
+                f"{_SAME_POSTCODE} AND {_SIMILAR_TOWN}",
+                _all(_eq("postcode"), _jaro_winkler("locality", 0.9)),
+                "Postcode the same and town similar",
+            ),
             exact("postcode", "Postcode the same"),
-            jaro_winkler("address", 0.9, "Address similar"),
+            jaro_winkler("address_sorted", 0.9, "Address similar"),
+            custom(
+                f"{_SIMILAR_TOWN} AND ({_one_typo_sql('postcode')})",
+                _all(_jaro_winkler("locality", 0.9), _damerau_levenshtein("postcode", 1)),
+                "Town similar and postcode one typo apart",
+            ),
             damerau_levenshtein("postcode", 1, "Postcode one typo apart"),
+            jaro_winkler("locality", 0.9, "Town similar"),
             exact("postcode_district", "Same postcode district"),
             ELSE,
         ),
@@ -364,6 +418,11 @@ COMPARISONS: tuple[Comparison, ...] = (
         (
             null("national_id_index", "National ID missing"),
             exact("national_id_index", "National ID the same"),
+            custom(
+                "{overlap}({split}(national_id_near_l, ' '), {split}(national_id_near_r, ' '))",
+                _words_overlap("national_id_near"),
+                "National ID one typo apart",
+            ),
             ELSE,
         ),
     ),

@@ -3,7 +3,8 @@
 `prepare(df)` takes a pandas DataFrame of standardised records with the base columns
 
     unique_id (int), given_name, family_name, previous_family_name, date_of_birth
-    (datetime.date, "YYYY-MM-DD" text or None), address, postcode, national_id_index
+    (datetime.date, "YYYY-MM-DD" text or None), address, locality (the town or suburb,
+    standardised as a name), postcode, national_id_index
     (any opaque identifier token: linkage only tests equality), sex, phone, email,
     and optionally given_name_root
 
@@ -16,6 +17,8 @@ columns, in bulk (vectorised, no Python loop per row):
     dob                the date of birth as "YYYY-MM-DD"
     dob_days           days since 1970-01-01 (for "within a year")
     dob_swapped        the date with day and month swapped, when that is another date
+    address_sorted     the address's words in alphabetical order ("16 gabriel place
+                       greglea village" and "16 greglea village gabriel place" agree)
     postcode_district  the outward code (all but the last three characters), or the first
                        two characters of a short postcode
 
@@ -44,8 +47,10 @@ BASE_COLUMNS: tuple[str, ...] = (
     "previous_family_name",
     "date_of_birth",
     "address",
+    "locality",
     "postcode",
     "national_id_index",
+    "national_id_near",
     "sex",
     "phone",
     "email",
@@ -61,9 +66,12 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "dob_days",
     "dob_swapped",
     "address",
+    "address_sorted",
+    "locality",
     "postcode",
     "postcode_district",
     "national_id_index",
+    "national_id_near",
     "sex",
     "phone",
     "email",
@@ -112,6 +120,25 @@ def _district(postcode: str | None) -> str | None:
     return postcode[:-3] if len(postcode) >= 5 else postcode[:2]
 
 
+def one_edit_keys(national_id: str | None) -> str | None:
+    """The keys two national IDs at most one edit apart share: the ID and each of the IDs
+    with one character left out, space-separated.
+
+    A typo in one character ("4173804" / "4178304": two digits swapped; "3776965" /
+    "3776945": one digit wrong; one digit more or fewer) leaves both IDs with a key in
+    common, so comparing key sets finds them without the IDs themselves: in the database
+    each key is a blind index (an HMAC), as the national ID's own index is.
+    """
+    if not national_id:
+        return None
+    cut = (national_id[:i] + national_id[i + 1 :] for i in range(len(national_id)))
+    return " ".join([national_id, *cut])
+
+
+def _sorted_tokens(value: str | None) -> str | None:
+    return " ".join(sorted(value.split())) or None if value else None
+
+
 def features(values: Mapping[str, Any]) -> dict[str, Any]:
     """The frame row of one record given its base columns (as `prepare` makes it)."""
     given_full = _text(values.get("given_name"))
@@ -122,6 +149,7 @@ def features(values: Mapping[str, Any]) -> dict[str, Any]:
     family = _text(values.get("family_name"))
     dob = _as_date(values.get("date_of_birth"))
     postcode = _text(values.get("postcode"))
+    address = _text(values.get("address"))
     return {
         "unique_id": values.get("unique_id"),
         "given_name": given,
@@ -132,10 +160,13 @@ def features(values: Mapping[str, Any]) -> dict[str, Any]:
         "dob": dob.isoformat() if dob else None,
         "dob_days": (dob - _EPOCH).days if dob else None,
         "dob_swapped": _swapped(dob) if dob else None,
-        "address": _text(values.get("address")),
+        "address": address,
+        "address_sorted": _sorted_tokens(address),
+        "locality": _text(values.get("locality")),
         "postcode": postcode,
         "postcode_district": _district(postcode),
         "national_id_index": _text(values.get("national_id_index")),
+        "national_id_near": _text(values.get("national_id_near")),
         "sex": _text(values.get("sex")),
         "phone": _text(values.get("phone")),
         "email": _text(values.get("email")),
@@ -193,9 +224,11 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
         values = np.array([t[position] for t in triples], dtype=object)[codes]
         out[name] = pd.Series(values, index=df.index, dtype=object)
     out["address"] = column["address"]
+    out["address_sorted"] = _per_unique(column["address"], _sorted_tokens)
+    out["locality"] = column["locality"]
     out["postcode"] = column["postcode"]
     out["postcode_district"] = _per_unique(column["postcode"], _district)
-    for name in ("national_id_index", "sex", "phone", "email"):
+    for name in ("national_id_index", "national_id_near", "sex", "phone", "email"):
         out[name] = column[name]
     out["dob_days"] = out["dob_days"].astype("Int64")
     return out.reset_index(drop=True)[list(FRAME_COLUMNS)]
@@ -229,6 +262,7 @@ _DB_FIELDS = (
     "date_of_birth",
     "address_line",
     "std_address",
+    "locality",
     "postcode",
     "std_postcode",
     "national_id_index",
@@ -263,6 +297,7 @@ def _base_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "previous_family_name": standardise.name(row["previous_family_name"]),
         "date_of_birth": row["date_of_birth"],
         "address": row["std_address"] or standardise.address(row["address_line"]),
+        "locality": standardise.name(row["locality"]),
         "postcode": row["std_postcode"] or standardise.postcode(row["postcode"]),
         "national_id_index": row["national_id_index"],
         "sex": row["sex"],
@@ -287,6 +322,7 @@ def records_frame(queryset: Any = None) -> pd.DataFrame:
     base["previous_family_name"] = _map_unique(raw["previous_family_name"], standardise.name)
     base["date_of_birth"] = raw["date_of_birth"]
     base["address"] = _fill(raw, "std_address", "address_line", standardise.address)
+    base["locality"] = _map_unique(raw["locality"], standardise.name)
     base["postcode"] = _fill(raw, "std_postcode", "postcode", standardise.postcode)
     base["national_id_index"] = raw["national_id_index"]
     base["sex"] = raw["sex"]

@@ -65,8 +65,8 @@ def prediction_rules() -> list[Any]:
         block_on("postcode", "given_name_root"),
         block_on("family_name", "given_name_root"),
         block_on("dob", "postcode"),
-        block_on("postcode", "family_name"),
-        block_on("address"),
+        block_on("postcode", "family_name_first"),
+        block_on("address_sorted"),
         # given and family names swapped (either record may be the left one)
         "l.given_name = r.family_name AND l.dob = r.dob",
         "l.family_name = r.given_name AND l.dob = r.dob",
@@ -178,15 +178,22 @@ def _train_with_splink(records: pd.DataFrame, *, db_api: Any, engine: str) -> di
 
 
 def _fill_untrained(model: dict[str, Any]) -> None:
-    """A level EM never saw (no pair fell in it) gets m = u: it weighs nothing.
+    """Give every informative level an m and a u, so that Splink can predict with it.
 
-    Splink leaves such a level without m, and predicting with it would fail; weighing it
-    0 is what "no evidence" means.
+    - A level no random pair fell in gets u = 1 / `U_MAX_PAIRS`, as if one pair of the
+      sample had: agreement that rare is strong evidence, and one pair is the most the
+      sample allows it (the weight is an underestimate, never an overestimate).
+    - A level EM never saw (no pair of the blocks fell in it) gets m = u: it weighs
+      nothing, which is what "no evidence" means.
+
+    Splink leaves such levels without m or u, and predicting with them would fail.
     """
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
+            if level.get("u_probability") is None and level.get("m_probability") is not None:
+                level["u_probability"] = 1 / U_MAX_PAIRS
             u = level.get("u_probability")
             if level.get("m_probability") is None:
                 level["m_probability"] = u if u is not None else 1e-6
