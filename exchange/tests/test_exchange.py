@@ -1,0 +1,286 @@
+"""Mediated exchange (issue 5, points 4 and 5): checks, release, and the signed message log."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from consent import services as consent_services
+from consent.choices import LawfulBasis
+from consent.errors import AgreementNotFound, AgreementNotInForce, UnknownPurpose
+from consent.tests.factories import agreement, linked_citizen, purpose
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.models import AuditEntry
+from exchange import services
+from exchange.errors import ConsentRequired, ProviderUnavailable, ServiceNotFound
+from exchange.messages import message_log_verify
+from exchange.models import Message
+from identity.choices import Role
+from identity.services import system_actor
+from identity.tests.factories import AgencyFactory, staff, verified
+from registry.models import SourceRecord
+
+pytestmark = pytest.mark.django_db
+
+INCOME_SCHEMA = {
+    "type": "object",
+    "properties": {"tax_year": {"type": "integer", "minimum": 2000, "maximum": 2100}},
+    "required": ["tax_year"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture
+def world():
+    """Revenue holds a person's income; Social Services asks for it under consent."""
+    revenue = AgencyFactory(code="revenue", name="Revenue")
+    social = AgencyFactory(code="social-services", name="Social Services")
+    citizen, person = linked_citizen()
+    SourceRecord.objects.create(
+        agency=revenue,
+        agency_record_id="RV1",
+        person=person,
+        given_name="Maria",
+        family_name="Lopez",
+        extra={"income_band": "B", "employment_status": "employed", "tax_reference": "99"},
+    )
+    services.data_service_publish(
+        actor=system_actor(),
+        provider=revenue,
+        code="income-for-tax-year",
+        name="Income for a tax year",
+        attributes=["income_band", "employment_status", "tax_year", "tax_reference"],
+        input_schema=INCOME_SCHEMA,
+        resolver="source_record",
+    )
+    version = agreement(
+        provider=revenue,
+        consumer=social,
+        attributes=("income_band", "tax_year"),
+    )
+    caseworker = verified(staff(Role.CASEWORKER, social))
+    return {
+        "revenue": revenue,
+        "social": social,
+        "citizen": citizen,
+        "person": person,
+        "version": version,
+        "caseworker": caseworker,
+    }
+
+
+def _ask(world, **overrides):
+    args = {
+        "actor": world["caseworker"],
+        "consumer": world["social"],
+        "provider_code": "revenue",
+        "service_code": "income-for-tax-year",
+        "person_id": world["person"].pk,
+        "purpose": "child-benefit-eligibility",
+        "case_ref": "CB-2026-000001",
+        "params": {"tax_year": 2025},
+    }
+    args.update(overrides)
+    return services.exchange_request(**args)
+
+
+def _consent(world):
+    consent_services.consent_give(
+        actor=world["citizen"], person=world["person"], agreement=world["version"].agreement
+    )
+
+
+def test_with_consent_only_the_agreed_attributes_are_released_and_logged(world):
+    # given the citizen's consent
+    _consent(world)
+    # when the caseworker asks for income
+    answer = _ask(world)
+    # then only what both the service and the agreement allow comes back
+    assert answer.data == {"found": True, "income_band": "B", "tax_year": 2025}
+    assert "employment_status" in answer.withheld and "tax_reference" in answer.withheld
+    # and a request and a response are in the signed log, under the exchange's id
+    kinds = list(
+        Message.objects.filter(exchange_id=answer.exchange_id).values_list("kind", flat=True)
+    )
+    assert kinds == ["request", "response"]
+    response = Message.objects.get(exchange_id=answer.exchange_id, kind="response")
+    assert json.loads(response.body)["data"]["income_band"] == "B"
+    assert message_log_verify().ok
+    # and the person can see who read what, and why
+    entry = AuditEntry.objects.get(action="exchange.request", subject_person=world["person"].pk)
+    assert entry.agency == "social-services" and entry.purpose == "child-benefit-eligibility"
+    assert entry.data["attributes"] == ["income_band", "tax_year"]
+
+
+def test_withdrawn_consent_refuses_the_very_next_request_and_logs_why(world):
+    _consent(world)
+    _ask(world)
+    consent_services.consent_withdraw(
+        actor=world["citizen"], person=world["person"], agreement=world["version"].agreement
+    )
+    with pytest.raises(ConsentRequired):
+        _ask(world)
+    denied = Message.objects.filter(kind="denied").get()
+    assert denied.reason.startswith("consent_required")
+    assert denied.person == world["person"].pk
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "reason"),
+    [
+        ({"purpose": "marketing"}, UnknownPurpose, "unknown_purpose"),
+        ({"service_code": "no-such-service"}, ServiceNotFound, "data_service_not_found"),
+        ({"params": {"tax_year": "last year"}}, ValidationFailed, "validation_failed"),
+        ({"params": {}}, ValidationFailed, "validation_failed"),
+        ({"person_id": "PNOSUCHPERSON"}, NotFound, "not_found"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason_that_is_logged(world, overrides, error, reason):
+    _consent(world)
+    with pytest.raises(error):
+        _ask(world, **overrides)
+    denied = Message.objects.get(kind="denied")
+    assert denied.reason.startswith(reason)
+    assert not Message.objects.filter(kind__in=["request", "response"]).exists()
+
+
+def test_no_agreement_for_the_purpose_and_an_expired_agreement_are_refused(world):
+    _consent(world)
+    purpose("fraud-investigation")
+    with pytest.raises(AgreementNotFound):
+        _ask(world, purpose="fraud-investigation")
+    consent_services.agreement_revise(
+        actor=system_actor(),
+        agreement=world["version"].agreement,
+        valid_from=timezone.now() - timedelta(seconds=5),
+        valid_until=timezone.now() - timedelta(seconds=1),
+    )
+    with pytest.raises(AgreementNotInForce):
+        _ask(world)
+    assert Message.objects.filter(kind="denied").count() == 2
+
+
+def test_only_staff_of_the_consuming_agency_may_ask(world):
+    _consent(world)
+    outsider = verified(staff(Role.CASEWORKER, AgencyFactory(code="transport")))
+    with pytest.raises(PermissionDenied):
+        _ask(world, actor=outsider)
+    assert Message.objects.get(kind="denied").actor == outsider.username
+
+
+def test_a_public_task_agreement_needs_no_consent(world):
+    agreement(
+        code="revenue-for-audits",
+        provider=world["revenue"],
+        consumer=world["social"],
+        purpose_code="benefit-audit",
+        attributes=("employment_status",),
+        lawful_basis=LawfulBasis.PUBLIC_TASK,
+    )
+    answer = _ask(world, purpose="benefit-audit")
+    assert answer.data == {"found": True, "employment_status": "employed"}
+
+
+class _AgencySystem(BaseHTTPRequestHandler):
+    answers: list[int] = []
+    seen: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        status = type(self).answers.pop(0) if type(self).answers else 200
+        payload = json.dumps({"income_band": "C", "secret_flag": True}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def agency_system():
+    _AgencySystem.answers, _AgencySystem.seen = [], []
+    server = HTTPServer(("127.0.0.1", 0), _AgencySystem)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/income"
+    server.shutdown()
+
+
+def test_an_http_provider_is_retried_on_5xx_and_filtered_like_any_other(world, agency_system):
+    _consent(world)
+    services.data_service_publish(
+        actor=system_actor(),
+        provider=world["revenue"],
+        code="income-for-tax-year",
+        name="Income (Revenue's own system)",
+        attributes=["income_band", "tax_year"],
+        input_schema=INCOME_SCHEMA,
+        kind="http",
+        endpoint_url=agency_system,
+        timeout_seconds=2,
+        max_retries=2,
+    )
+    _AgencySystem.answers = [503]
+    answer = _ask(world)
+    assert answer.data == {"income_band": "C"}  # secret_flag never leaves
+    assert len(_AgencySystem.seen) == 2 and _AgencySystem.seen[1]["purpose"] == (
+        "child-benefit-eligibility"
+    )
+
+
+def test_an_unavailable_provider_is_a_logged_failure(world, agency_system):
+    _consent(world)
+    services.data_service_publish(
+        actor=system_actor(),
+        provider=world["revenue"],
+        code="income-for-tax-year",
+        name="Income",
+        attributes=["income_band"],
+        kind="http",
+        endpoint_url=agency_system,
+        max_retries=1,
+    )
+    _AgencySystem.answers = [500, 502]
+    with pytest.raises(ProviderUnavailable):
+        _ask(world)
+    failed = Message.objects.get(kind="failed")
+    assert "502" in failed.reason
+    assert Message.objects.filter(kind="request").count() == 1
+
+
+def test_verify_message_log_finds_an_edited_entry_and_trusts_an_offline_key_file(world, tmp_path):
+    _consent(world)
+    _ask(world)
+    _ask(world)
+    call_command("verify_message_log")
+    # offline: with an exported public key file
+    keys = tmp_path / "public.json"
+    call_command("rotate_signing_key", export_public=str(keys))
+    call_command("verify_message_log", public_keys=str(keys), since="2000-01-01")
+    # an edited purpose breaks the chain at that entry
+    second = Message.objects.order_by("seq")[1]
+    Message.objects.filter(seq=second.seq).update(purpose="something-else")
+    with pytest.raises(CommandError, match=f"entry {second.seq}"):
+        call_command("verify_message_log")
+
+
+def test_publishing_a_service_checks_its_schemas_and_resolver(world):
+    with pytest.raises(ValidationFailed) as bad:
+        services.data_service_publish(
+            actor=system_actor(),
+            provider=world["revenue"],
+            code="broken",
+            name="Broken",
+            attributes=[],
+            input_schema={"type": "no-such-type"},
+            resolver="nothing",
+        )
+    assert set(bad.value.errors) == {"attributes", "input_schema", "resolver"}
