@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from consent.choices import ConsentChannel, ConsentState, LawfulBasis
+from core.fields import EncryptedTextField
 
 GENESIS_HASH = "0" * 64
 
@@ -196,3 +197,29 @@ class DisclosureDelay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id} hides reads of {self.person_id} until {self.until:%Y-%m-%d}"
+
+
+class ConsentWebhook(models.Model):
+    """A third party's subscription to consent events (GovStack `Webhook`), per agency.
+
+    The secret signs deliveries, so it is encrypted at rest and shown only when created.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agency = models.ForeignKey("identity.Agency", on_delete=models.PROTECT, related_name="+")
+    payload_url = models.URLField(_("payload URL"), max_length=500)
+    content_type = models.CharField(_("content type"), max_length=40, default="application/json")
+    events = models.JSONField(_("events"), default=list)
+    disabled = models.BooleanField(_("disabled"), default=False)
+    secret = EncryptedTextField(_("secret"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.payload_url}"

@@ -25,6 +25,7 @@ from consent.models import (
     GENESIS_HASH,
     ConsentRecord,
     ConsentRevision,
+    ConsentWebhook,
     DataAgreement,
     DataAgreementVersion,
     DisclosureDelay,
@@ -34,6 +35,7 @@ from core import audit, signing
 from core.errors import PermissionDenied
 from core.models import AuditEntry
 from identity import policy
+from identity.choices import Role
 from identity.models import Agency, RoleAssignment, User
 from registry.models import Person
 
@@ -396,3 +398,155 @@ def access_log_for_person(*, viewer: User, person: Person, limit: int = 500) -> 
         if len(result) >= limit:
             break
     return result
+
+
+# --- listings for the APIs (GovStack verification and audit, staff views) -----------------
+
+CONSENT_READERS = (Role.AGENCY_ADMIN, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+def _visible_agreements(viewer: User, permission: str) -> Q | None:
+    """None when the viewer sees every agreement's consents, else the narrowing filter."""
+    if policy.is_platform_admin(viewer):
+        return None
+    roles = CONSENT_READERS if permission == "consent.view" else (Role.AGENCY_ADMIN,)
+    agencies = policy.agencies_where(viewer, *roles)
+    return Q(agreement__provider_id__in=agencies) | Q(agreement__consumer_id__in=agencies)
+
+
+def _authorize_for_agreement(viewer: User, permission: str, agreement: DataAgreement) -> None:
+    if permission == "consent.view":
+        policy.authorize(viewer, permission, agreement)
+    elif not policy.can(viewer, permission, agreement.consumer):
+        policy.authorize(viewer, permission, agreement.provider)
+
+
+def consent_page(
+    *,
+    viewer: User,
+    person: Person | None = None,
+    agreement: DataAgreement | None = None,
+    opt_in: bool | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    permission: str = "consent.view",
+    action: str = "consent.read",
+) -> tuple[int, list[ConsentRecord]]:
+    """One page of consent records the viewer may see, newest first, and the total.
+
+    A citizen sees their own only. Staff see those of their agencies' agreements
+    (``consent.view``), auditors those of their agencies (``audit.view``); every record
+    a staff member reads is in the audit trail, so the person sees who checked."""
+    records = ConsentRecord.objects.select_related(
+        "agreement__provider", "agreement__consumer", "agreement_version__purpose"
+    )
+    if viewer.is_citizen:
+        policy.authorize(viewer, "consent.view")
+        from registry.services.citizens import citizen_person
+
+        own = citizen_person(user=viewer)
+        if own is None:
+            raise PersonNotLinked("Verify your identity first: your account has no person yet.")
+        if person is not None and person.pk != own.pk:
+            raise PermissionDenied("A citizen sees their own consents only.")
+        records = records.filter(person=own)
+    else:
+        policy.authorize(viewer, permission, policy.ANY_OBJECT)
+        if agreement is not None:
+            _authorize_for_agreement(viewer, permission, agreement)
+        narrowing = _visible_agreements(viewer, permission)
+        if narrowing is not None:
+            records = records.filter(narrowing)
+        if person is not None:
+            records = records.filter(person=person)
+    if agreement is not None:
+        records = records.filter(agreement=agreement)
+    if opt_in is not None:
+        given = Q(state=ConsentState.GIVEN)
+        records = records.filter(given if opt_in else ~given)
+    records = records.order_by("-updated_at", "pk")
+    total = records.count()
+    page = list(records[offset : offset + limit])
+    if not viewer.is_citizen:
+        for record in page:
+            audit.record(
+                actor=viewer,
+                action=action,
+                subject_person=record.person_id,
+                target=record,
+                data={"agreement": record.agreement.code, "state": record.state},
+            )
+    return total, page
+
+
+def consent_read(
+    *, viewer: User, record_id: Any, permission: str = "consent.view", action: str = "consent.read"
+) -> ConsentRecord:
+    """One consent record, authorised as `consent_get` (or for auditors), and recorded."""
+    if permission == "consent.view":
+        record = consent_get(viewer=viewer, record_id=record_id)
+    else:
+        record = (
+            ConsentRecord.objects.select_related(
+                "agreement__provider", "agreement__consumer", "agreement_version__purpose"
+            )
+            .filter(pk=_as_uuid(record_id))
+            .first()
+        )
+        if record is None:
+            raise ConsentNotFound()
+        _authorize_for_agreement(viewer, permission, record.agreement)
+    if not viewer.is_citizen:
+        audit.record(
+            actor=viewer,
+            action=action,
+            subject_person=record.person_id,
+            target=record,
+            data={"agreement": record.agreement.code, "state": record.state},
+        )
+    return record
+
+
+def consent_for_person(*, viewer: User, person: Person, agreement: DataAgreement) -> ConsentRecord:
+    """The person's record for the agreement (there is at most one)."""
+    total, page = consent_page(viewer=viewer, person=person, agreement=agreement, limit=1)
+    if not page:
+        raise ConsentNotFound(f"No consent record of {person.pk} for {agreement.code}.")
+    return page[0]
+
+
+def consent_valid(*, record: ConsentRecord) -> tuple[bool, str]:
+    """Whether the record lets data move now, and why not: the check the exchange makes."""
+    if record.state != ConsentState.GIVEN:
+        return False, f"consent {record.state}"
+    try:
+        version = agreement_version_in_force(agreement=record.agreement)
+    except AgreementNotInForce as exc:
+        return False, exc.detail
+    if not consent_covers(person_id=record.person_id, version=version):
+        return False, f"version {version.version} of the agreement needs consent anew"
+    return True, ""
+
+
+def agreement_seal_check(*, version: DataAgreementVersion) -> str:
+    """Empty when the version's sealed terms are intact, else why not."""
+    return signing.seal_intact(
+        version.snapshot, hash=version.snapshot_hash, key_id=version.key_id, signature=version.signature
+    )
+
+
+def webhook_list(*, viewer: User) -> QuerySet[ConsentWebhook]:
+    policy.authorize(viewer, "event.subscribe")
+    hooks = ConsentWebhook.objects.select_related("agency")
+    if not policy.is_platform_admin(viewer):
+        hooks = hooks.filter(agency_id__in=policy.agencies_where(viewer, Role.AGENCY_ADMIN))
+    return hooks
+
+
+def webhook_get(*, viewer: User, webhook_id: Any) -> ConsentWebhook:
+    from core.errors import NotFound
+
+    hook = ConsentWebhook.objects.select_related("agency").filter(pk=_as_uuid(webhook_id)).first()
+    if hook is None or not policy.can(viewer, "event.subscribe", hook.agency):
+        raise NotFound(f"No webhook {webhook_id}.")
+    return hook

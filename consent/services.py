@@ -7,6 +7,7 @@ previous revision's hash, so a record's history is a chain.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from consent.models import (
     GENESIS_HASH,
     ConsentRecord,
     ConsentRevision,
+    ConsentWebhook,
     DataAgreement,
     DataAgreementVersion,
     DisclosureDelay,
@@ -408,3 +410,127 @@ def disclosure_delay_set(
         data={"person": person.pk, "until": until.isoformat(), "reason": reason.strip()},
     )
     return delay
+
+
+# --- right to be forgotten and webhooks (GovStack Consent API) ---------------------------
+
+
+@transaction.atomic
+def consent_forget(*, actor: User, person: Person) -> list[str]:
+    """Delete the person's consent records that need not be kept: refused or withdrawn
+    answers to agreements whose version says so (``forgettable``). Given consents and
+    answers to other agreements stay. The audit trail keeps that they were deleted."""
+    records = (
+        ConsentRecord.objects.select_for_update()
+        .filter(person=person)
+        .exclude(state=ConsentState.GIVEN)
+        .select_related("agreement__consumer", "agreement_version")
+    )
+    forgotten: list[str] = []
+    for record in records:
+        if not record.agreement_version.forgettable:
+            continue
+        _check_actor_for_person(actor=actor, person=person, agreement=record.agreement)
+        record_id = str(record.pk)
+        audit.record(
+            actor=actor,
+            action="consent.forget",
+            subject_person=person.pk,
+            target=f"consent.consentrecord:{record_id}",
+            agency=record.agreement.consumer.code,
+            data={"agreement": record.agreement.code, "head_hash": record.head_hash},
+        )
+        record.revisions.all().delete()
+        record.delete()
+        forgotten.append(record_id)
+    return forgotten
+
+
+WEBHOOK_EVENTS = ("consent.given", "consent.refused", "consent.withdrawn", "agreement.revised")
+WEBHOOK_CONTENT_TYPES = ("application/json",)
+
+
+def _webhook_terms(payload_url: str, content_type: str, events: Iterable[str]) -> list[str]:
+    errors: dict[str, list[str]] = {}
+    if not payload_url.startswith("https://"):
+        errors["payloadUrl"] = ["must be an https:// URL"]
+    if content_type not in WEBHOOK_CONTENT_TYPES:
+        errors["contentType"] = [f"one of {list(WEBHOOK_CONTENT_TYPES)}"]
+    names = sorted(set(events)) or list(WEBHOOK_EVENTS)
+    unknown = [n for n in names if n not in WEBHOOK_EVENTS]
+    if unknown:
+        errors["events"] = [f"unknown {unknown}; one of {list(WEBHOOK_EVENTS)}"]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return names
+
+
+@transaction.atomic
+def webhook_create(
+    *,
+    actor: User,
+    agency: Agency,
+    payload_url: str,
+    content_type: str = "application/json",
+    events: Iterable[str] = (),
+    disabled: bool = False,
+) -> ConsentWebhook:
+    """Subscribe a third party of ``agency`` to consent events; the secret is new and
+    returned on the object once (it is encrypted at rest)."""
+    policy.authorize(actor, "event.subscribe", agency)
+    names = _webhook_terms(payload_url, content_type, events)
+    hook = ConsentWebhook.objects.create(
+        agency=agency,
+        payload_url=payload_url,
+        content_type=content_type,
+        events=names,
+        disabled=disabled,
+        secret=secrets.token_urlsafe(32),
+        created_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="webhook.create",
+        target=hook,
+        agency=agency.code,
+        data={"url": payload_url, "events": names},
+    )
+    return hook
+
+
+@transaction.atomic
+def webhook_update(
+    *,
+    actor: User,
+    hook: ConsentWebhook,
+    payload_url: str,
+    content_type: str,
+    events: Iterable[str],
+    disabled: bool,
+) -> ConsentWebhook:
+    policy.authorize(actor, "event.subscribe", hook.agency)
+    hook.events = _webhook_terms(payload_url, content_type, events)
+    hook.payload_url, hook.content_type, hook.disabled = payload_url, content_type, disabled
+    hook.updated_at = timezone.now()
+    hook.save()
+    audit.record(
+        actor=actor,
+        action="webhook.update",
+        target=hook,
+        agency=hook.agency.code,
+        data={"url": payload_url, "events": hook.events, "disabled": disabled},
+    )
+    return hook
+
+
+@transaction.atomic
+def webhook_delete(*, actor: User, hook: ConsentWebhook) -> None:
+    policy.authorize(actor, "event.subscribe", hook.agency)
+    audit.record(
+        actor=actor,
+        action="webhook.delete",
+        target=hook,
+        agency=hook.agency.code,
+        data={"url": hook.payload_url},
+    )
+    hook.delete()

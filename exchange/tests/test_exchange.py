@@ -189,7 +189,7 @@ class _AgencySystem(BaseHTTPRequestHandler):
     answers: list[int] = []
     seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(body)
         status = type(self).answers.pop(0) if type(self).answers else 200
