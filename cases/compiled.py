@@ -20,10 +20,10 @@ from jsonschema import Draft202012Validator
 from cases import forms
 from cases.connectors import CONNECTORS
 from cases.definition import DEFAULT_PRIORITY, Queue, parse_duration
-from cases.engine import sql
 from cases.engine.bpmn import ParsedProcess, read_process
 from cases.errors import ServiceNotActive
 from cases.models import Service, ServiceVersion
+from core import sql
 from decisions.models import DecisionModel
 
 

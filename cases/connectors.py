@@ -56,9 +56,9 @@ def _text(params: dict[str, Any], name: str, *, required: bool, limit: int) -> s
 
 def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     """Write a message to the applicant (inbox; `channel: "email"` also mails it)."""
-    from cases.engine import sql
     from cases.models import Notification
     from cases.tasks import notification_send
+    from core import sql
     from core.tasks import enqueue_on_commit
 
     channel = params.get("channel") or NotificationChannel.INBOX
@@ -76,7 +76,7 @@ def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
         body=body,
         sent_at=None if email else timezone.now(),
     )
-    sql.insert([note])  # the engine's hot path: see cases.engine.sql
+    sql.insert([note])  # the engine's hot path: see core.sql
     if email:
         enqueue_on_commit(notification_send, notification_id=note.pk)
     return {"notification": note.pk}

@@ -70,7 +70,9 @@ install_problem_handlers(api)
 
 def _mount_routers() -> None:
     from cases.api import router as cases_router
+    from consent.api import router as consent_router
     from decisions.api import router as decisions_router
+    from exchange.api import router as exchange_router
     from identity.api import router as identity_router
     from registry.api import router as registry_router
 
@@ -78,6 +80,8 @@ def _mount_routers() -> None:
     api.add_router("/registry", registry_router)
     api.add_router("/decisions", decisions_router)
     api.add_router("/cases", cases_router)
+    api.add_router("/consent", consent_router)
+    api.add_router("/exchange", exchange_router)
 
 
 _mount_routers()

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("identity.urls")),
     path("registry/", include("registry.urls")),
     path("cases/", include("cases.urls")),
+    path("consent/", include("consent.urls")),
 ]

@@ -486,16 +486,17 @@ def consent_read(
     if permission == "consent.view":
         record = consent_get(viewer=viewer, record_id=record_id)
     else:
-        record = (
+        found = (
             ConsentRecord.objects.select_related(
                 "agreement__provider", "agreement__consumer", "agreement_version__purpose"
             )
             .filter(pk=_as_uuid(record_id))
             .first()
         )
-        if record is None:
+        if found is None:
             raise ConsentNotFound()
-        _authorize_for_agreement(viewer, permission, record.agreement)
+        _authorize_for_agreement(viewer, permission, found.agreement)
+        record = found
     if not viewer.is_citizen:
         audit.record(
             actor=viewer,
@@ -509,20 +510,26 @@ def consent_read(
 
 def consent_for_person(*, viewer: User, person: Person, agreement: DataAgreement) -> ConsentRecord:
     """The person's record for the agreement (there is at most one)."""
-    total, page = consent_page(viewer=viewer, person=person, agreement=agreement, limit=1)
+    _total, page = consent_page(viewer=viewer, person=person, agreement=agreement, limit=1)
     if not page:
         raise ConsentNotFound(f"No consent record of {person.pk} for {agreement.code}.")
     return page[0]
 
 
-def consent_valid(*, record: ConsentRecord) -> tuple[bool, str]:
-    """Whether the record lets data move now, and why not: the check the exchange makes."""
+def consent_valid(
+    *, record: ConsentRecord, in_force: DataAgreementVersion | None = None
+) -> tuple[bool, str]:
+    """Whether the record lets data move now, and why not: the check the exchange makes.
+
+    ``in_force`` is the agreement's version in force when the caller has it already."""
     if record.state != ConsentState.GIVEN:
         return False, f"consent {record.state}"
-    try:
-        version = agreement_version_in_force(agreement=record.agreement)
-    except AgreementNotInForce as exc:
-        return False, exc.detail
+    version = in_force
+    if version is None:
+        try:
+            version = agreement_version_in_force(agreement=record.agreement)
+        except AgreementNotInForce as exc:
+            return False, exc.detail
     if not consent_covers(person_id=record.person_id, version=version):
         return False, f"version {version.version} of the agreement needs consent anew"
     return True, ""
@@ -531,12 +538,15 @@ def consent_valid(*, record: ConsentRecord) -> tuple[bool, str]:
 def agreement_seal_check(*, version: DataAgreementVersion) -> str:
     """Empty when the version's sealed terms are intact, else why not."""
     return signing.seal_intact(
-        version.snapshot, hash=version.snapshot_hash, key_id=version.key_id, signature=version.signature
+        version.snapshot,
+        hash=version.snapshot_hash,
+        key_id=version.key_id,
+        signature=version.signature,
     )
 
 
 def webhook_list(*, viewer: User) -> QuerySet[ConsentWebhook]:
-    policy.authorize(viewer, "event.subscribe")
+    policy.authorize(viewer, "event.subscribe", policy.ANY_OBJECT)
     hooks = ConsentWebhook.objects.select_related("agency")
     if not policy.is_platform_admin(viewer):
         hooks = hooks.filter(agency_id__in=policy.agencies_where(viewer, Role.AGENCY_ADMIN))
@@ -550,3 +560,20 @@ def webhook_get(*, viewer: User, webhook_id: Any) -> ConsentWebhook:
     if hook is None or not policy.can(viewer, "event.subscribe", hook.agency):
         raise NotFound(f"No webhook {webhook_id}.")
     return hook
+
+
+def consent_individual_ids(*, viewer: User, offset: int, limit: int) -> tuple[int, list[str]]:
+    """The ids of persons with consent records the viewer may see (a citizen: their own)."""
+    if viewer.is_citizen:
+        policy.authorize(viewer, "consent.view")
+        from registry.services.citizens import citizen_person
+
+        own = citizen_person(user=viewer)
+        return (1, [own.pk]) if own is not None and offset == 0 else (int(own is not None), [])
+    policy.authorize(viewer, "consent.view", policy.ANY_OBJECT)
+    records = ConsentRecord.objects.all()
+    narrowing = _visible_agreements(viewer, "consent.view")
+    if narrowing is not None:
+        records = records.filter(narrowing)
+    ids = records.values_list("person_id", flat=True).distinct().order_by("person_id")
+    return ids.count(), list(ids[offset : offset + limit])

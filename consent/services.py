@@ -534,3 +534,28 @@ def webhook_delete(*, actor: User, hook: ConsentWebhook) -> None:
         data={"url": hook.payload_url},
     )
     hook.delete()
+
+
+def consent_answer_check(*, actor: User, person: Person, agreement: DataAgreement) -> None:
+    """Raise unless ``actor`` may answer for ``person`` on ``agreement`` (nothing written)."""
+    _check_actor_for_person(actor=actor, person=person, agreement=agreement)
+
+
+def consent_answer(
+    *,
+    actor: User,
+    person: Person,
+    agreement: DataAgreement,
+    opt_in: bool,
+    channel: ConsentChannel | str = ConsentChannel.GOVSTACK,
+) -> ConsentRecord:
+    """A yes/no answer (GovStack `optIn`): yes gives consent; no withdraws a given consent
+    and otherwise refuses."""
+    state = ConsentState.GIVEN
+    if not opt_in:
+        current = ConsentRecord.objects.filter(person=person, agreement=agreement).first()
+        given = current is not None and current.state == ConsentState.GIVEN
+        state = ConsentState.WITHDRAWN if given else ConsentState.REFUSED
+    return consent_set(
+        actor=actor, person=person, agreement=agreement, state=state, channel=channel
+    )

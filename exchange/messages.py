@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from core import signing
+from core import signing, sql
 from exchange.models import Message
 from exchange.models.messages import GENESIS_HASH
 
@@ -57,40 +57,75 @@ def message_append(
     body: dict[str, Any] | None = None,
 ) -> Message:
     """Append one signed entry to the log, inside the caller's transaction."""
-    text = _body_text(body)
+    return messages_append(
+        [
+            {
+                "kind": kind,
+                "exchange_id": exchange_id,
+                "consumer": consumer,
+                "provider": provider,
+                "service": service,
+                "actor": actor,
+                "status": status,
+                "person": person,
+                "purpose": purpose,
+                "case_ref": case_ref,
+                "client": client,
+                "reason": reason,
+                "body": body,
+            }
+        ]
+    )[0]
+
+
+def _message(fields: dict[str, Any]) -> Message:
+    text = _body_text(fields.get("body"))
     if len(text) > MAX_BODY_CHARS:
         text = _body_text({"truncated": True, "chars": len(text)})
-    message = Message(
+    return Message(
         id=uuid.uuid4(),
-        exchange_id=exchange_id,
-        kind=kind,
-        consumer=consumer,
-        provider=provider,
-        service=service[:80],
-        person=person or "",
-        purpose=purpose[:80],
-        case_ref=case_ref[:64],
-        actor=actor[:150],
-        client=client[:255],
-        status=status,
-        reason=reason,
+        exchange_id=fields["exchange_id"],
+        kind=fields["kind"],
+        consumer=fields["consumer"],
+        provider=fields["provider"],
+        service=str(fields["service"])[:80],
+        person=fields.get("person") or "",
+        purpose=str(fields.get("purpose") or "")[:80],
+        case_ref=str(fields.get("case_ref") or "")[:64],
+        actor=str(fields["actor"])[:150],
+        client=str(fields.get("client") or "")[:255],
+        status=fields["status"],
+        reason=fields.get("reason") or "",
         body=text,
         body_hash=body_hash(text),
     )
+
+
+_LAST = "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+
+
+def messages_append(entries: list[dict[str, Any]]) -> list[Message]:
+    """Append entries in order (each chained to the one before), inside the caller's
+    transaction: one lock, one read of the head, one INSERT."""
+    messages = [_message(fields) for fields in entries]
     using = router.db_for_write(Message)
     connection = connections[using]
     with transaction.atomic(using=using, savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-        last = Message.objects.using(using).order_by("-seq").values_list("seq", "hash").first()
-        message.seq, message.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        message.created_at = timezone.now()
-        header = signing.canonical_bytes(message.header())
-        message.hash = hashlib.sha256(header).hexdigest()
-        message.key_id, message.signature = signing.sign(message.hash.encode("ascii"))
-        message.save(using=using, force_insert=True)
-    return message
+        last = sql.select_one(Message, _LAST, [])
+        seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+        now = timezone.now()
+        for message in messages:
+            seq += 1
+            message.seq, message.prev_hash, message.created_at = seq, prev_hash, now
+            header = signing.canonical_bytes(message.header())
+            message.hash = hashlib.sha256(header).hexdigest()
+            message.key_id, message.signature = signing.sign(message.hash.encode("ascii"))
+            prev_hash = message.hash
+        sql.insert(messages)
+    return messages
 
 
 @dataclass(frozen=True)

@@ -17,22 +17,9 @@ from typing import Any, Protocol
 
 import requests
 
+from exchange.lookups import latest_record_values
 from exchange.models import DataService
 from registry.models import SourceRecord
-
-# Attributes of a source record a service may release (plus the agency's `extra` keys).
-RECORD_FIELDS = (
-    "given_name",
-    "middle_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "address_line",
-    "locality",
-    "postcode",
-    "phone",
-    "email",
-)
 
 
 class ProviderFailed(Exception):
@@ -65,10 +52,6 @@ def resolver(name: str) -> Callable[[Resolver], Resolver]:
     return register
 
 
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def _latest_record(call: ProviderCall) -> SourceRecord | None:
     return (
         SourceRecord.objects.filter(person_id=call.person_id, agency_id=call.service.provider_id)
@@ -80,14 +63,10 @@ def _latest_record(call: ProviderCall) -> SourceRecord | None:
 @resolver("source_record")
 def source_record(call: ProviderCall) -> dict[str, Any]:
     """The provider's own record of the person: common fields and its extra attributes."""
-    record = _latest_record(call)
-    if record is None:
+    values = latest_record_values(person_id=call.person_id, agency_id=call.service.provider_id)
+    if values is None:
         return {"found": False}
-    answer: dict[str, Any] = {"found": True}
-    for name in RECORD_FIELDS:
-        answer[name] = _json_value(getattr(record, name))
-    for key, value in (record.extra or {}).items():
-        answer.setdefault(key, value)
+    answer: dict[str, Any] = {"found": True, **values}
     if call.params.get("tax_year") is not None:
         answer["tax_year"] = call.params["tax_year"]
     return answer

@@ -42,7 +42,7 @@ def message_list(
     agency: str = "",
     person: str = "",
     kind: str = "",
-    exchange_id: str = "",
+    exchange_id: Any = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[Message]:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -27,9 +28,15 @@ from consent import selectors as consent_selectors
 from consent.choices import LawfulBasis
 from core import audit
 from core.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from exchange import lookups
 from exchange.choices import MessageKind, ProviderKind
-from exchange.errors import ConsentRequired, ProviderUnavailable, ServiceNotFound
-from exchange.messages import message_append
+from exchange.errors import (
+    ConsentRequired,
+    ExchangeDenied,
+    ProviderUnavailable,
+    ServiceNotFound,
+)
+from exchange.messages import message_append, messages_append
 from exchange.models import DataService
 from exchange.providers import RESOLVERS, ProviderCall, ProviderFailed, provider_for
 from identity import policy
@@ -160,19 +167,8 @@ def _param_errors(service: DataService, params: dict[str, Any]) -> dict[str, lis
     return errors
 
 
-def _live_person(person_id: str) -> Person | None:
-    person = Person.objects.filter(pk=person_id).only("id", "merged_into_id").first()
-    seen: set[str] = set()
-    while person is not None and person.merged_into_id and person.pk not in seen:
-        seen.add(person.pk)
-        person = (
-            Person.objects.filter(pk=person.merged_into_id).only("id", "merged_into_id").first()
-        )
-    return person
-
-
-def _national_id(person: Person) -> str:
-    full = Person.objects.filter(pk=person.pk).only("golden").first()
+def _national_id(person_id: str) -> str:
+    full = Person.objects.filter(pk=person_id).only("golden").first()
     try:
         golden = json.loads(full.golden) if full and full.golden else {}
     except ValueError:
@@ -205,11 +201,37 @@ class _Request:
             purpose=self.purpose,
             case_ref=self.case_ref,
             client=self.client,
-            actor="system" if getattr(self.actor, "civic_system", False) else str(self.actor),
+            actor=self.actor_label,
             status=status,
             reason=reason,
             body=body,
         )
+
+    def log_many(self, entries: list[tuple[str, str, Any]]) -> None:
+        """Several messages of this exchange in one go (one lock, one statement)."""
+        messages_append(
+            [
+                {
+                    "kind": kind,
+                    "exchange_id": self.exchange_id,
+                    "consumer": self.consumer,
+                    "provider": self.provider,
+                    "service": self.service,
+                    "person": self.person,
+                    "purpose": self.purpose,
+                    "case_ref": self.case_ref,
+                    "client": self.client,
+                    "actor": self.actor_label,
+                    "status": status,
+                    "body": body,
+                }
+                for kind, status, body in entries
+            ]
+        )
+
+    @property
+    def actor_label(self) -> str:
+        return "system" if getattr(self.actor, "civic_system", False) else str(self.actor)
 
     def refuse(self, error: ApplicationError) -> ApplicationError:
         """Log the refusal (committed even though the caller gets an error) and return it."""
@@ -221,6 +243,18 @@ class _Request:
                 body={"params": self.params},
             )
         return error
+
+
+def _refusal_for_terms(*, provider_id: int, consumer_id: int, purpose: str) -> ApplicationError:
+    """Why no agreement is in force (the ORM selector names the reason)."""
+    try:
+        consent_selectors.agreement_for_request(
+            provider_id=provider_id, consumer_id=consumer_id, purpose=purpose
+        )
+    except ApplicationError as exc:
+        return exc
+    # found meanwhile (a version became valid between the two reads): ask again
+    return ExchangeDenied("The agreement changed during the request; send it again.")
 
 
 def exchange_request(
@@ -255,11 +289,7 @@ def exchange_request(
         raise request.refuse(
             ValidationFailed(errors={"params": [f"at most {MAX_PARAMS_CHARS} characters"]})
         )
-    service = (
-        DataService.objects.select_related("provider")
-        .filter(provider__code=provider_code, code=service_code, active=True)
-        .first()
-    )
+    service = lookups.service_find(provider_code, service_code)
     if service is None:
         raise request.refuse(
             ServiceNotFound(f"{provider_code} publishes no service {service_code!r}.")
@@ -267,85 +297,116 @@ def exchange_request(
     errors = _param_errors(service, request.params)
     if errors:
         raise request.refuse(ValidationFailed(errors=errors))
-    person = _live_person(person_id)
-    if person is None:
+    live = lookups.person_live(person_id)
+    if live is None:
         raise request.refuse(NotFound(f"No person {person_id!r} in the index."))
-    request.person = person.pk
-    try:
-        version = consent_selectors.agreement_for_request(
-            provider_id=service.provider_id, consumer_id=consumer.pk, purpose=purpose
-        )
-    except ApplicationError as exc:
-        raise request.refuse(exc) from None
-    if version.lawful_basis == LawfulBasis.CONSENT and not consent_selectors.consent_covers(
-        person_id=person.pk, version=version
-    ):
+    request.person = live
+    terms = lookups.terms_in_force(
+        provider_id=service.provider_id,
+        consumer_id=consumer.pk,
+        purpose=purpose,
+        person_id=live,
+        now=timezone.now(),
+    )
+    if terms is None:
         raise request.refuse(
-            ConsentRequired(
-                f"{person.pk} has not given consent to {version.agreement.code} "
-                f"(or has withdrawn it).",
-                agreement=version.agreement.code,
+            _refusal_for_terms(
+                provider_id=service.provider_id, consumer_id=consumer.pk, purpose=purpose
             )
         )
-    permitted = set(service.attributes) & set(version.attributes)
-    with transaction.atomic():
-        request.log(
-            MessageKind.REQUEST,
-            status="sent",
-            body={
-                "params": request.params,
-                "agreement": version.agreement.code,
-                "agreement_version": version.version,
-                "attributes": sorted(permitted),
-            },
+    if terms.lawful_basis == LawfulBasis.CONSENT and not terms.consent_covers():
+        raise request.refuse(
+            ConsentRequired(
+                f"{live} has not given consent to {terms.agreement_code} (or has withdrawn it).",
+                agreement=terms.agreement_code,
+            )
         )
+    permitted = set(service.attributes) & set(terms.attributes)
+    request_body = {
+        "params": request.params,
+        "agreement": terms.agreement_code,
+        "agreement_version": terms.version,
+        "attributes": sorted(permitted),
+    }
     call = ProviderCall(
         service=service,
-        person_id=person.pk,
-        national_id=_national_id(person) if service.kind == ProviderKind.HTTP else "",
+        person_id=live,
+        national_id=_national_id(live) if service.kind == ProviderKind.HTTP else "",
         params=request.params,
         purpose=purpose,
         exchange_id=str(request.exchange_id),
     )
+    if service.kind == ProviderKind.INTERNAL:
+        # Data held in CivicStack: read, then log request and response in one commit.
+        answer = _fetch(request, service, call, request_body, log_first=False)
+        with transaction.atomic():
+            return _release(request, terms, permitted, answer, request_body)
+    # An agency's system: the request is on record before the call leaves.
+    with transaction.atomic():
+        request.log(MessageKind.REQUEST, status="sent", body=request_body)
+    answer = _fetch(request, service, call, request_body, log_first=True)
+    with transaction.atomic():
+        return _release(request, terms, permitted, answer, None)
+
+
+def _fetch(
+    request: _Request,
+    service: DataService,
+    call: ProviderCall,
+    request_body: dict[str, Any],
+    *,
+    log_first: bool,
+) -> dict[str, Any]:
     try:
-        answer = provider_for(service).fetch(call)
+        return provider_for(service).fetch(call)
     except ProviderFailed as exc:
         with transaction.atomic():
+            if not log_first:
+                request.log(MessageKind.REQUEST, status="sent", body=request_body)
             request.log(MessageKind.FAILED, status="failed", reason=str(exc))
-        raise ProviderUnavailable(str(exc), provider=provider_code) from exc
+        raise ProviderUnavailable(str(exc), provider=request.provider) from exc
+
+
+def _release(
+    request: _Request,
+    terms: lookups.Terms,
+    permitted: set[str],
+    answer: dict[str, Any],
+    request_body: dict[str, Any] | None,
+) -> ExchangeAnswer:
+    """Keep the permitted attributes, log (request and) response, audit under the person."""
     data = {key: value for key, value in answer.items() if key in permitted or key == "found"}
     withheld = sorted(set(answer) - set(data))
     released = sorted(set(data) - {"found"})
-    with transaction.atomic():
-        request.log(
-            MessageKind.RESPONSE,
-            status="ok",
-            body={"data": data, "withheld": withheld},
-        )
-        audit.record(
-            actor=actor,
-            action="exchange.request",
-            subject_person=person.pk,
-            target=f"exchange:{request.exchange_id}",
-            agency=consumer.code,
-            purpose=purpose,
-            data={
-                "provider": provider_code,
-                "service": service_code,
-                "attributes": released,
-                "agreement": version.agreement.code,
-                "case": case_ref,
-            },
-        )
+    entries: list[tuple[str, str, Any]] = []
+    if request_body is not None:
+        entries.append((MessageKind.REQUEST, "sent", request_body))
+    entries.append((MessageKind.RESPONSE, "ok", {"data": data, "withheld": withheld}))
+    request.log_many(entries)
+    audit.record(
+        actor=request.actor,
+        action="exchange.request",
+        subject_person=request.person,
+        target=f"exchange:{request.exchange_id}",
+        agency=request.consumer,
+        purpose=request.purpose,
+        data={
+            "provider": request.provider,
+            "service": request.service,
+            "attributes": released,
+            "agreement": terms.agreement_code,
+            "case": request.case_ref,
+        },
+    )
     return ExchangeAnswer(
         exchange_id=request.exchange_id,
-        provider=provider_code,
-        service=service_code,
-        person=person.pk,
+        provider=request.provider,
+        service=request.service,
+        person=request.person,
         data=data,
         released=released,
         withheld=withheld,
-        agreement=version.agreement.code,
-        agreement_version=version.version,
-        lawful_basis=version.lawful_basis,
+        agreement=terms.agreement_code,
+        agreement_version=terms.version,
+        lawful_basis=terms.lawful_basis,
     )

@@ -14,7 +14,7 @@ or a killed worker rolls back the whole run; the worker's retry or the sweep for
 cases (`cases_fire_timers`) runs it again.
 
 The engine's hot writes (case, decision, notification, event log, state) go through
-`cases.engine.sql`, statements built once instead of per case; see bench/cases.py.
+`core.sql`, statements built once instead of per case; see bench/cases.py.
 
 The engine acts as the platform (`identity.services.system_actor`): the decisions it
 evaluates and the connectors it calls were authorised when the case was submitted.
@@ -40,7 +40,7 @@ from cases import forms
 from cases.choices import CaseStatus, WorkItemStatus
 from cases.compiled import CompiledService, active_version, compiled
 from cases.connectors import CONNECTORS, ConnectorContext
-from cases.engine import sql, state
+from cases.engine import state
 from cases.engine.bpmn import ConnectorCall, DecisionCall
 from cases.engine.runner import (
     CaseScriptEngine,
@@ -51,7 +51,7 @@ from cases.engine.runner import (
 )
 from cases.errors import CaseDataInvalid, CaseStateConflict
 from cases.models import Case, CaseDecision, CaseEvent, Service, WorkItem
-from core import audit
+from core import audit, sql
 from core.errors import ApplicationError, PermissionDenied, ValidationFailed
 from decisions import services as decision_services
 from decisions.spiff import to_task_value

@@ -213,6 +213,8 @@ REGISTRY_PHONE_REGION = os.environ.get("REGISTRY_PHONE_REGION", "GB")
 REGISTRY_SURVIVORSHIP_FILE = os.environ.get("REGISTRY_SURVIVORSHIP_FILE", "")
 # Only behind an X-Road style security server that authenticates calling systems itself.
 GOVSTACK_TRUST_IM_HEADER = env_bool("GOVSTACK_TRUST_IM_HEADER", False)
+# The X-Road style instance this deployment is (the first part of every member id).
+GOVSTACK_INSTANCE = os.environ.get("GOVSTACK_INSTANCE", "CIVICSTACK")
 
 MAILERS = {
     "default": {

@@ -1,4 +1,4 @@
-"""The engine's hot writes and reads, as SQL built once per model and database.
+"""Hot writes and reads, as SQL built once per model and database (the case engine, the exchange).
 
 Building an ORM query costs far more than running it on SQLite (hundreds of microseconds
 against tens), and a case writes a handful of rows of the same shapes again and again. So

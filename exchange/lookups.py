@@ -1,0 +1,224 @@
+"""The reads of every mediated request, as SQL built once per database.
+
+A request reads the service, the person, the agreement in force and the consent, each a
+single indexed row; building those queries with the ORM costs several times more than
+running them (see core.sql), and the exchange answers thousands a second. Nothing here is
+cached: each call reads the current rows, so a withdrawn consent, a retired service or an
+expired agreement counts from the very next request. Only the happy path is here; when a
+lookup finds nothing, the caller asks the ORM selectors for the precise reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model
+
+from consent.models import ConsentRecord, DataAgreement, DataAgreementVersion, Purpose
+from exchange.models import DataService
+from identity.models import Agency
+from registry.models import Person, SourceRecord
+
+_built: dict[tuple[str, str], str] = {}
+
+
+def _sql(name: str, model: type[Model], template: str, **tables: type[Model]) -> tuple[Any, str]:
+    alias = router.db_for_read(model) or "default"
+    connection = connections[alias]
+    key = (alias, name)
+    sql = _built.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        names = {k: quote(m._meta.db_table) for k, m in tables.items()}
+        sql = template.format(**names)
+        _built[key] = sql
+    return connection, sql
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _one(name: str, model: type[Model], template: str, params: list[Any], **tables: Any) -> Any:
+    connection, sql = _sql(name, model, template, **tables)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+_SERVICE = """
+SELECT s.id, s.provider_id, s.code, s.attributes, s.input_schema, s.kind, s.resolver,
+       s.endpoint_url, s.timeout_seconds, s.max_retries, s.updated_at
+FROM {service} s JOIN {agency} a ON a.id = s.provider_id
+WHERE a.code = %s AND s.code = %s AND s.active
+"""
+
+
+def service_find(provider_code: str, code: str) -> DataService | None:
+    row = _one(
+        "service",
+        DataService,
+        _SERVICE,
+        [provider_code, code],
+        service=DataService,
+        agency=Agency,
+    )
+    if row is None:
+        return None
+    return DataService(
+        id=row[0],
+        provider_id=row[1],
+        code=row[2],
+        attributes=_json(row[3]),
+        input_schema=_json(row[4]),
+        kind=row[5],
+        resolver=row[6],
+        endpoint_url=row[7],
+        timeout_seconds=row[8],
+        max_retries=row[9],
+        updated_at=row[10],
+        active=True,
+    )
+
+
+_PERSON = "SELECT id, merged_into_id FROM {person} WHERE id = %s"
+
+
+def person_live(person_id: str) -> str | None:
+    """The person's id, or the id of the person they were merged into; None if unknown."""
+    seen: set[str] = set()
+    current = person_id
+    while current not in seen:
+        seen.add(current)
+        row = _one("person", Person, _PERSON, [current], person=Person)
+        if row is None:
+            return None
+        if not row[1]:
+            return str(row[0])
+        current = str(row[1])
+    return current
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The agreement version in force for a request."""
+
+    version_id: Any
+    agreement_id: Any
+    agreement_code: str
+    version: int
+    purpose_id: int
+    attributes: list[str]
+    lawful_basis: str
+    # the person's consent record for the agreement, if any (read in the same query)
+    consent_state: str | None = None
+    consent_version_id: Any = None
+    consent_purpose_id: int | None = None
+    consent_attributes: list[str] | None = None
+
+    def consent_covers(self) -> bool:
+        """The rule of `consent.selectors.consent_covers`, on the same rows."""
+        if self.consent_state != "given":
+            return False
+        if self.consent_version_id == self.version_id:
+            return True
+        return self.consent_purpose_id == self.purpose_id and set(self.attributes) <= set(
+            self.consent_attributes or ()
+        )
+
+
+_TERMS = """
+SELECT v.id, v.agreement_id, g.code, v.version, v.purpose_id, v.attributes, v.lawful_basis,
+       v.valid_until, c.state, c.agreement_version_id, cv.purpose_id, cv.attributes
+FROM {version} v
+JOIN {agreement} g ON g.id = v.agreement_id
+JOIN {purpose} p ON p.id = v.purpose_id
+LEFT JOIN {consent} c ON c.agreement_id = g.id AND c.person_id = %s
+LEFT JOIN {version} cv ON cv.id = c.agreement_version_id
+WHERE g.provider_id = %s AND g.consumer_id = %s AND v.valid_from <= %s
+  AND v.version = (SELECT MAX(w.version) FROM {version} w
+                   WHERE w.agreement_id = v.agreement_id AND w.valid_from <= %s)
+  AND p.code = %s
+ORDER BY g.code
+"""
+
+
+def terms_in_force(
+    *, provider_id: int, consumer_id: int, purpose: str, person_id: str, now: datetime
+) -> Terms | None:
+    """The latest begun version of an agreement between the two for `purpose`, if in
+    force, with the person's consent to it."""
+    connection, sql = _sql(
+        "terms",
+        DataAgreementVersion,
+        _TERMS,
+        version=DataAgreementVersion,
+        agreement=DataAgreement,
+        purpose=Purpose,
+        consent=ConsentRecord,
+    )
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [person_id, provider_id, consumer_id, moment, moment, purpose])
+        rows = cursor.fetchall()
+    for row in rows:
+        until = row[7]
+        if isinstance(until, str):
+            until = datetime.fromisoformat(until)
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)  # SQLite keeps UTC without a zone
+        if until is None or now < until:
+            return Terms(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                _json(row[5]),
+                row[6],
+                consent_state=row[8],
+                consent_version_id=row[9],
+                consent_purpose_id=row[10],
+                consent_attributes=_json(row[11]) if row[11] is not None else None,
+            )
+    return None
+
+
+_RECORD = """
+SELECT given_name, middle_name, family_name, date_of_birth, sex, address_line, locality,
+       postcode, phone, email, extra
+FROM {record}
+WHERE person_id = %s AND agency_id = %s
+ORDER BY source_updated_at DESC, updated_at DESC
+LIMIT 1
+"""
+
+RECORD_COLUMNS = (
+    "given_name",
+    "middle_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_line",
+    "locality",
+    "postcode",
+    "phone",
+    "email",
+)
+
+
+def latest_record_values(*, person_id: str, agency_id: int) -> dict[str, Any] | None:
+    """The agency's latest record of the person: common fields and its extra attributes."""
+    row = _one("record", SourceRecord, _RECORD, [person_id, agency_id], record=SourceRecord)
+    if row is None:
+        return None
+    values: dict[str, Any] = {}
+    for name, value in zip(RECORD_COLUMNS, row[:-1], strict=True):
+        values[name] = value.isoformat() if isinstance(value, date) else value
+    for key, value in (_json(row[-1]) or {}).items():
+        values.setdefault(key, value)
+    return values
