@@ -54,12 +54,13 @@ migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_UR
 demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
 	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED) --truth var/truth.csv
 	$(DEV) $(PY) manage.py link --if-unlinked
+	$(DEV) $(PY) manage.py seed_demo_sharing
 	$(DEV) $(PY) manage.py deploy_demo_services
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
 
 demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)
 	rm -rf var/civicstack.sqlite3 var/civicstack.sqlite3-wal var/civicstack.sqlite3-shm \
-		var/keys.json var/log
+		var/keys.json var/signing-keys.json var/log
 
 serve: migrate ## Run only the web server (DEBUG, no worker)
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
