@@ -8,7 +8,9 @@ together: a retried case never notifies twice. Mail leaves after commit.
 Connectors to the registry (`prefill`, `update_source_records`) read and change personal
 data through the registry's selectors and services, as the platform account, for the
 case's stated purpose: every read and change is authorised there and audited. Connectors
-to the exchange (fetch under consent, verify) are added here as that app offers services.
+to the exchange (`fetch`) ask another agency's data service through the mediated exchange,
+for the case's agency, purpose and reference: the data agreement and, where it rests on
+consent, the applicant's consent are checked there, and only the agreed attributes come back.
 """
 
 from __future__ import annotations
@@ -150,6 +152,45 @@ def prefill(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def fetch(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Ask `provider`'s data service `service` about the applicant, for `purpose`.
+
+    A refusal (no consent, no agreement in force) is an answer, not a failure: the result
+    says `found: false` with the refusal's code, so the process can route the case to a
+    person. An agency system that cannot answer stops the case (needs attention, retried).
+    """
+    from core.errors import ApplicationError
+    from exchange.errors import ProviderUnavailable
+    from exchange.services import exchange_request
+    from registry.services.citizens import citizen_person
+
+    provider = _text(params, "provider", required=True, limit=40)
+    service = _text(params, "service", required=True, limit=80)
+    purpose = _text(params, "purpose", required=True, limit=80)
+    arguments = params.get("params") or {}
+    if not isinstance(arguments, dict):
+        raise ConnectorFailed("the parameter 'params' must be a context")
+    person = citizen_person(user=ctx.case.applicant)
+    if person is None:
+        return {"found": False, "refused": "person_not_linked"}
+    try:
+        answer = exchange_request(
+            actor=ctx.actor,
+            consumer=ctx.case.agency,
+            provider_code=provider,
+            service_code=service,
+            person_id=person.pk,
+            purpose=purpose,
+            case_ref=ctx.case.reference,
+            params=arguments,
+        )
+    except ProviderUnavailable as exc:
+        raise ConnectorFailed(f"{provider} could not answer: {exc.detail}") from exc
+    except ApplicationError as exc:
+        return {"found": False, "refused": exc.code, "reason": exc.detail}
+    return {"found": True, **answer.data, "exchange": str(answer.exchange_id)}
+
+
 def _as_feed_text(value: Any, rule: Any) -> str:
     if value is None:
         return ""
@@ -232,5 +273,6 @@ CONNECTORS: dict[str, PlatformConnector] = {
     "notify": notify,
     "emit_event": emit_event,
     "prefill": prefill,
+    "fetch": fetch,
     "update_source_records": update_source_records,
 }

@@ -13,8 +13,11 @@ from cases.choices import CaseStatus, WorkItemStatus
 from cases.management.commands.deploy_demo_services import DEMO_SERVICES
 from cases.models import CaseDecision, EmittedEvent, Notification, ServiceVersion, WorkItem
 from cases.services import definitions, engine, work_items
+from consent import services as consent_services
+from consent.models import DataAgreement
 from core.models import AuditEntry
 from demo.services import demo_government_seed
+from exchange.models import Message
 from identity.choices import Role, UserKind
 from identity.models import Agency, User
 from identity.services import system_actor
@@ -154,9 +157,9 @@ def test_an_incomplete_permit_application_is_returned(agencies):
     )
 
 
-def _expected_child_benefit(person):
+def _expected_child_benefit(person, *, consented=True):
     records = {r.agency.code: r for r in SourceRecord.objects.filter(person=person)}
-    if "health" not in records:
+    if "health" not in records or not consented:
         return "review"
     band = (records["revenue"].extra or {}).get("income_band") if "revenue" in records else None
     return {"A": "approve", "B": "approve", "C": "review", "D": "reject", "E": "reject"}.get(
@@ -164,13 +167,8 @@ def _expected_child_benefit(person):
     )
 
 
-def test_child_benefit_is_prefilled_from_health_and_revenue_and_decided(government):
-    # given the child benefit service and a demo citizen the index knows
-    service = _deploy("child-benefit").service
-    citizen, person = _linked_citizen(with_agencies=("revenue",))
-    expected = _expected_child_benefit(person)
-    # when they apply for a young child
-    case = engine.case_submit(
+def _apply_for_child_benefit(service, citizen):
+    return engine.case_submit(
         service=service,
         data={
             "child_given_name": "Ada",
@@ -181,17 +179,9 @@ def test_child_benefit_is_prefilled_from_health_and_revenue_and_decided(governme
         applicant=citizen,
         actor=citizen,
     )
-    # then the facts came from the registry: Revenue's income band and Health's record
-    facts = case.result.get("facts") or _saved_facts(case)
-    assert facts["found"] is True and facts["person"] == person.pk
-    band = SourceRecord.objects.get(person=person, agency__code="revenue").extra["income_band"]
-    assert facts["revenue"] == {
-        "found": True,
-        "income_band": band,
-        "employment_status": facts["revenue"]["employment_status"],
-        "date_of_birth": facts["revenue"]["date_of_birth"],
-    }
-    # and the decision table decided as the band says (a person takes the review band)
+
+
+def _check_outcome(case, expected):
     decision = CaseDecision.objects.get(case=case)
     assert decision.outputs == expected
     if expected == "review":
@@ -200,18 +190,61 @@ def test_child_benefit_is_prefilled_from_health_and_revenue_and_decided(governme
     else:
         assert case.status == CaseStatus.COMPLETED, case.error
         assert Notification.objects.get(case=case).body == f"The decision: {expected}."
-    # and the reads of the person were authorised and audited as the platform, with a purpose
+
+
+def test_child_benefit_takes_the_income_from_revenue_under_the_citizens_consent(government):
+    # given the child benefit service, the demo's agreements, and a demo citizen who
+    # consented to Social Services asking Revenue for their income
+    call_command("seed_demo_sharing")
+    service = _deploy("child-benefit").service
+    citizen, person = _linked_citizen(with_agencies=("revenue",))
+    consent_services.consent_give(
+        actor=citizen,
+        person=person,
+        agreement=DataAgreement.objects.get(code="revenue-income-for-child-benefit"),
+    )
+    expected = _expected_child_benefit(person)
+    # when they apply for a young child
+    case = _apply_for_child_benefit(service, citizen)
+    # then the income came through the exchange: only the agreed attributes, logged
+    income = case.result.get("income") or _saved_facts(case, "income")
+    band = SourceRecord.objects.get(person=person, agency__code="revenue").extra["income_band"]
+    assert income["found"] is True and income["income_band"] == band
+    assert "tax_reference" not in income
+    logged = Message.objects.filter(case_ref=case.reference).values_list("kind", flat=True)
+    assert sorted(logged) == ["request", "response"]
+    # and the health facts were pre-filled from the registry, read as the platform
+    facts = case.result.get("facts") or _saved_facts(case, "facts")
+    assert facts["found"] is True and facts["person"] == person.pk
     reads = AuditEntry.objects.filter(action="person.read", subject_person=person.pk)
     assert reads.filter(actor="system", purpose__contains=case.reference).count() == 1
+    # and the decision table decided as the band says (a person takes the review band)
+    _check_outcome(case, expected)
 
 
-def _saved_facts(case):
-    """The pre-filled facts in the saved state of a case still waiting."""
+def test_without_consent_child_benefit_goes_to_a_person_and_the_refusal_is_logged(government):
+    call_command("seed_demo_sharing")
+    service = _deploy("child-benefit").service
+    citizen, person = _linked_citizen(with_agencies=("revenue",))
+    case = _apply_for_child_benefit(service, citizen)
+    income = case.result.get("income") or _saved_facts(case, "income")
+    assert income == {
+        "found": False,
+        "refused": "consent_required",
+        "reason": income["reason"],
+    }
+    denied = Message.objects.get(case_ref=case.reference)
+    assert denied.kind == "denied" and denied.person == person.pk
+    _check_outcome(case, "review")
+
+
+def _saved_facts(case, name):
+    """A variable in the saved state of a case still waiting."""
     run = engine._open(case, actor=system_actor())
     for task in run.workflow.get_tasks():
-        if "facts" in task.data:
-            return task.data["facts"]
-    raise AssertionError("no facts in the workflow")
+        if name in task.data:
+            return task.data[name]
+    raise AssertionError(f"no {name} in the workflow")
 
 
 def test_a_change_of_address_is_told_once_and_reaches_every_agency(government):
