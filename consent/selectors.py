@@ -317,10 +317,21 @@ def consent_receipt(*, viewer: User, record: ConsentRecord) -> dict[str, Any]:
 
 # Audit actions that read a person's data, and which attributes they show.
 READ_ACTIONS: dict[str, str] = {
-    "person.view": "golden record",
+    "person.read": "golden record and linked records",
+    "person.history_read": "history of the person's records",
     "person.search": "search result (name, date of birth)",
+    "source_record.read": "an agency's record",
+    "message_log.read": "a logged exchange",
+    "access_log.read": "who accessed your data",
     "exchange.request": "",  # the attributes are in the entry
     "consent.receipt": "consent receipt",
+}
+
+
+# Audit actions that read every person's data at once (no subject of their own): each
+# person sees them too.
+BULK_READS: dict[str, str] = {
+    "linkage.export_links": "in an export of every record's person id (agency, record id)",
 }
 
 
@@ -361,7 +372,17 @@ def access_log_for_person(*, viewer: User, person: Person, limit: int = 500) -> 
             raise PermissionDenied("A citizen sees who accessed their own data only.")
     else:
         policy.authorize(viewer, "audit.view")
-    entries = AuditEntry.objects.filter(subject_person=person.pk).order_by("-seq")
+        audit.record(
+            actor=viewer,
+            action="access_log.read",
+            subject_person=person.pk,
+            target=person,
+            purpose="audit of accesses",
+        )
+    # reads of one person, and bulk reads of everyone since the person was indexed
+    entries = AuditEntry.objects.filter(
+        Q(subject_person=person.pk) | Q(action__in=BULK_READS, created_at__gte=person.created_at)
+    ).order_by("-seq")
     if as_subject:
         entries = entries.exclude(actor_id=viewer.pk)
     now = timezone.now()
@@ -381,7 +402,7 @@ def access_log_for_person(*, viewer: User, person: Person, limit: int = 500) -> 
         data = entry.data or {}
         attributes = data.get("attributes")
         if not isinstance(attributes, list):
-            label = READ_ACTIONS.get(entry.action, "")
+            label = READ_ACTIONS.get(entry.action, "") or BULK_READS.get(entry.action, "")
             attributes = [label] if label else []
         result.append(
             AccessEntry(

@@ -279,3 +279,18 @@ def test_who_accessed_my_data_shows_others_reads_and_honours_a_disclosure_delay(
     full = selectors.access_log_for_person(viewer=auditor, person=person)
     delayed = [e for e in full if e.agency == "investigations"]
     assert delayed and all(e.delayed_until is not None for e in delayed)
+
+
+def test_an_export_of_every_record_and_an_auditors_look_are_shown_to_the_person(tmp_path):
+    from django.core.management import call_command
+
+    # given a citizen, and links exported for every record afterwards
+    user, person = linked_citizen()
+    call_command("export_links", str(tmp_path / "links.csv"))
+    # when an auditor looks at the person's access log
+    auditor = verified(staff(Role.PLATFORM_ADMIN, AgencyFactory(code="audit-office")))
+    selectors.access_log_for_person(viewer=auditor, person=person)
+    # then the person sees both: the bulk export and the auditor's look
+    seen = {e.action: e for e in selectors.access_log_for_person(viewer=user, person=person)}
+    assert "linkage.export_links" in seen and "export" in seen["linkage.export_links"].attributes[0]
+    assert seen["access_log.read"].purpose == "audit of accesses"
