@@ -54,6 +54,7 @@ migrate: install ## Apply database migrations (SQLite in var/ unless DATABASE_UR
 demo: migrate ## Seed the demo government (once), start web server + worker (Ctrl-C stops)
 	$(DEV) $(PY) manage.py seed_demo --if-empty --people $(PEOPLE) --seed $(SEED) --truth var/truth.csv
 	$(DEV) $(PY) manage.py link --if-unlinked
+	$(DEV) $(PY) manage.py seed_demo_registries --if-empty
 	$(DEV) $(PY) manage.py seed_demo_sharing
 	$(DEV) $(PY) manage.py deploy_demo_services
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
@@ -128,6 +129,7 @@ bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink,
 	$(PY) -m bench.linkage --only $(BENCH_LINKAGE_ONLY) --records $(BENCH_RECORDS) \
 		--indexed $(BENCH_INDEXED) --queries $(BENCH_QUERIES) --seed $(SEED) --note '$(BENCH_NOTE)'
 
+BENCH_RUNS ?= 3
 BENCH_CASES ?= 10000
 BENCH_REEVALUATE ?= 100000
 BENCH_POSTGRES_URL ?=
@@ -136,6 +138,18 @@ BENCH_POSTGRES_URL ?=
 bench-cases: install ## Benchmark cases/s end to end (SQLite; PostgreSQL with BENCH_POSTGRES_URL) vs plain SpiffWorkflow, and re-evaluating 100,000 past cases (~5 min)
 	$(PY) -m bench.cases --cases $(BENCH_CASES) --reevaluate $(BENCH_REEVALUATE) --seed $(SEED) \
 		--postgres-url '$(BENCH_POSTGRES_URL)' --note '$(BENCH_NOTE)'
+
+BENCH_REGISTRY_RECORDS ?= 1000000
+BENCH_REGISTRY_QUERIES ?= 300
+
+.PHONY: bench-registries
+bench-registries: install ## Benchmark registries: read by id and filtered search at 1,000,000 records, SQLite (and PostgreSQL with BENCH_POSTGRES_URL) vs a JSON scan (~35 min)
+	$(PY) -m bench.registries --records $(BENCH_REGISTRY_RECORDS) --queries $(BENCH_REGISTRY_QUERIES) --seed $(SEED) \
+		--postgres-url '$(BENCH_POSTGRES_URL)' --note '$(BENCH_NOTE)'
+
+.PHONY: bench-exchange
+bench-exchange: install ## Benchmark mediated requests/s (checks, signing, logging) and event fan-out to 10 webhooks with a killed worker (~10 min)
+	$(PY) -m bench.exchange --runs $(BENCH_RUNS) --seed $(SEED)
 
 .PHONY: bench-decisions
 bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs SpiffWorkflow (~2 min)

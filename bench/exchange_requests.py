@@ -61,7 +61,7 @@ def child_setup(*, people: int, seed: int) -> dict[str, Any]:
     from registry.models import Person, SourceRecord
     from registry.services.citizens import PORTAL_AGENCY_CODE
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     system = system_actor()
     revenue = Agency.objects.create(code="revenue", name="Revenue")
     social = Agency.objects.create(code="social-services", name="Social Services")
@@ -141,9 +141,10 @@ def child_requests(*, requests: int, seed: int, core: int, baseline: bool) -> di
     from identity.models import Agency, User
     from registry.models import Person
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     worker = User.objects.get(username="bench-caseworker")
-    worker.civic_via_token = True  # an agency system calling with its API token
+    # an agency system, calling with its API token
+    worker.civic_via_token = True  # type: ignore[attr-defined]
     social = Agency.objects.get(code="social-services")
     people = list(Person.objects.values_list("id", flat=True))
     service = DataService.objects.get(code="income-for-tax-year")
@@ -215,7 +216,8 @@ def child_check(*, expected: int) -> dict[str, Any]:
 
 def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     run = run_child([PY, "-m", "bench.exchange_requests", *args], env=env)
-    return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return out
 
 
 def _worker(args: tuple[list[str], dict[str, str]]) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def _worker(args: tuple[list[str], dict[str, str]]) -> dict[str, Any]:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _summary(outs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -250,8 +252,16 @@ def measure(*, people: int, requests: int, workers: int, seed: int, var: Path) -
     _child(["child-setup", "--people", str(people), "--seed", str(seed)], env)
     say("exchange: baseline, the provider read alone (one process)")
     base = _child(
-        ["child-requests", "--requests", str(requests), "--seed", str(seed), "--core", "0",
-         "--baseline"],
+        [
+            "child-requests",
+            "--requests",
+            str(requests),
+            "--seed",
+            str(seed),
+            "--core",
+            "0",
+            "--baseline",
+        ],
         env,
     )
     baseline = _summary([base])

@@ -5,19 +5,19 @@ values) and returns JSON-ready data, which the task may store in a result variab
 writes inside the step's transaction, so its effect and the saved case state commit
 together: a retried case never notifies twice. Mail leaves after commit.
 
-Connectors to the registry (`prefill`, `update_source_records`) read and change personal
-data through the registry's selectors and services, as the platform account, for the
-case's stated purpose: every read and change is authorised there and audited. Connectors
-to the exchange (`fetch`) ask another agency's data service through the mediated exchange,
-for the case's agency, purpose and reference: the data agreement and, where it rests on
-consent, the applicant's consent are checked there, and only the agreed attributes come back.
+The registry connector (`prefill`) reads personal data through the registry's selectors,
+as the platform account, for the case's stated purpose: every read is authorised there and
+audited. The exchange connectors ask another agency's data service through the mediated
+exchange (`fetch`: the data agreement and, where it rests on consent, the applicant's
+consent are checked there, and only the agreed attributes come back) and tell every
+subscribing agency of a change of circumstances once (`publish_event`, through the events
+outbox, so a change reaches each agency's record under its own agreement).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -191,82 +191,34 @@ def fetch(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"found": True, **answer.data, "exchange": str(answer.exchange_id)}
 
 
-def _as_feed_text(value: Any, rule: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime(rule.formats[0]) if rule.formats else value.isoformat()
-    if isinstance(value, date):
-        return value.strftime(rule.formats[0]) if rule.formats else value.isoformat()
-    if rule.values:
-        for raw, meant in rule.values.items():
-            if meant == value:
-                return str(raw)
-    return str(value)
+def publish_event(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Tell us once: record a change of the applicant's circumstances (`type`, `payload`)
+    as an exchange event. Every agency subscribed to the type gets it through the outbox,
+    under its data agreement (and consent where that is the basis). Idempotent per case
+    and task: a retried step publishes nothing more."""
+    from core.errors import ApplicationError
+    from exchange.events.services import event_publish
+    from registry.services.citizens import citizen_person
 
-
-def _feed_row(record: Any, spec: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    """The record as its agency's own feed would send it, with `changes` applied: what
-    the registry's loader reads back into the same record (a new version of it)."""
-    row: dict[str, Any] = {spec.record_id: record.agency_record_id}
-    for target, rule in spec.fields.items():
-        if target in changes:
-            value = changes[target]
-        elif target == "date_of_birth" and record.date_of_birth is None:
-            value = record.date_of_birth_raw or None
-        else:
-            value = getattr(record, target, None)
-        row[rule.columns[0]] = _as_feed_text(value, rule)
-        for column in rule.columns[1:]:
-            row[column] = ""
-    for name, column in spec.extra.items():
-        row[column] = (record.extra or {}).get(name, "")
-    return row
-
-
-def update_source_records(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Tell us once: the applicant's new address reaches the record each subscribing
-    agency (`agencies`) holds of them, loaded through the registry as that agency's feed
-    would send it (versioned, audited, matched again). Idempotent: a retry changes nothing
-    more. A record the loader rejects stops the case with the loader's reasons."""
-    from django.utils import timezone
-
-    from registry.models import BatchChannel
-    from registry.services.feeds import feed_spec_for, ingest_records
-
-    agencies = params.get("agencies")
-    if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
-        raise ConnectorFailed("the parameter 'agencies' must be a list of agency codes")
-    address = {
-        "address_line": _text(params, "address_line", required=True, limit=200),
-        "locality": _text(params, "locality", required=False, limit=100),
-        "postcode": _text(params, "postcode", required=True, limit=16),
-    }
-    view = _applicant_person_view(ctx, f"change of address (case {ctx.case.reference})")
-    if view is None:
+    kind = _text(params, "type", required=True, limit=40)
+    payload = params.get("payload") or {}
+    if not isinstance(payload, dict):
+        raise ConnectorFailed("the parameter 'payload' must be a context")
+    person = citizen_person(user=ctx.case.applicant)
+    if person is None:
         raise ConnectorFailed("the applicant's account is not linked to a person in the registry")
-    updated: list[dict[str, Any]] = []
-    for record in view.records:
-        code = record.agency.code
-        if code not in agencies:
-            continue
-        _, spec = feed_spec_for(agency=record.agency)
-        changes = {**address, "source_updated_at": timezone.now()}
-        row = _feed_row(record, spec, changes)
-        result = ingest_records(
-            agency=record.agency, records=[row], actor=ctx.actor, channel=BatchChannel.API
+    try:
+        event = event_publish(
+            actor=ctx.actor,
+            person=person,
+            type=kind,
+            payload=payload,
+            idempotency_key=f"case:{ctx.case.reference}:{ctx.element_id}",
         )
-        batch = result.batch
-        if batch.rejected_count:
-            reasons = "; ".join(
-                f"{e.get('field', '')}: {e.get('message', '')}"
-                for rejected in batch.rejected_rows.all()
-                for e in (rejected.errors or [])
-            )
-            raise ConnectorFailed(f"{code} refused the new address: {reasons or 'rejected'}")
-        state = "updated" if batch.updated_count else "unchanged"
-        updated.append({"agency": code, "record": record.agency_record_id, "result": state})
-    return {"records": updated, "agencies": sorted({u["agency"] for u in updated})}
+    except ApplicationError as exc:
+        raise ConnectorFailed(f"the event was refused: {exc.detail} {exc.errors or ''}") from exc
+    subscribers = sorted(set(event.deliveries.values_list("subscription__agency__code", flat=True)))
+    return {"event": str(event.pk), "subscribers": subscribers}
 
 
 CONNECTORS: dict[str, PlatformConnector] = {
@@ -274,5 +226,5 @@ CONNECTORS: dict[str, PlatformConnector] = {
     "emit_event": emit_event,
     "prefill": prefill,
     "fetch": fetch,
-    "update_source_records": update_source_records,
+    "publish_event": publish_event,
 }

@@ -73,6 +73,7 @@ def _mount_routers() -> None:
     from consent.api import router as consent_router
     from decisions.api import router as decisions_router
     from exchange.api import router as exchange_router
+    from exchange.events.api import router as events_router
     from identity.api import router as identity_router
     from registry.api import router as registry_router
 
@@ -82,6 +83,7 @@ def _mount_routers() -> None:
     api.add_router("/cases", cases_router)
     api.add_router("/consent", consent_router)
     api.add_router("/exchange", exchange_router)
+    api.add_router("/exchange/events", events_router)
 
 
 _mount_routers()

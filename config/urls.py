@@ -18,4 +18,6 @@ urlpatterns = [
     path("registry/", include("registry.urls")),
     path("cases/", include("cases.urls")),
     path("consent/", include("consent.urls")),
+    path("exchange/", include("exchange.urls")),
+    path("registries/", include("registries.urls")),
 ]

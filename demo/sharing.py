@@ -18,7 +18,8 @@ from consent import services as consent_services
 from consent.choices import LawfulBasis
 from consent.models import DataAgreement, Purpose
 from exchange import services as exchange_services
-from exchange.models import DataService
+from exchange.events import services as event_services
+from exchange.models import DataService, Subscription
 from identity.models import Agency, User
 from registry.services.citizens import PORTAL_AGENCY_CODE, PORTAL_AGENCY_NAME
 
@@ -130,10 +131,16 @@ SERVICES = (
 )
 
 
+# Tell us once: each agency keeps its record of a person's address current, under its
+# "citizen-address-for-<agency>" agreement, through the registry's internal handler.
+ADDRESS_SUBSCRIBERS = ("revenue", "health", "social-services", "transport")
+
+
 @transaction.atomic
 def demo_sharing_ensure(*, actor: User) -> dict[str, int]:
-    """Purposes, agreements and data services of the demo, each created once."""
-    created = {"purposes": 0, "agreements": 0, "services": 0}
+    """Purposes, agreements, data services and event subscriptions of the demo, each
+    created once."""
+    created = {"purposes": 0, "agreements": 0, "services": 0, "subscriptions": 0}
     for code, name in PURPOSES.items():
         if not Purpose.objects.filter(code=code).exists():
             consent_services.purpose_create(actor=actor, code=code, name=name)
@@ -178,4 +185,21 @@ def demo_sharing_ensure(*, actor: User) -> dict[str, int]:
             resolver=resolver,
         )
         created["services"] += 1
+    for code in ADDRESS_SUBSCRIBERS:
+        agreement = DataAgreement.objects.filter(code=f"citizen-address-for-{code}").first()
+        if (
+            agreement is None
+            or Subscription.objects.filter(
+                agency=agreement.consumer, event_type="address", active=True
+            ).exists()
+        ):
+            continue
+        event_services.subscription_create(
+            actor=actor,
+            agency=agreement.consumer,
+            event_type="address",
+            agreement=agreement,
+            handler="registry.address",
+        )
+        created["subscriptions"] += 1
     return created

@@ -211,6 +211,14 @@ API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS", "90"))
 # golden records follow the survivorship rules of this file (default: the shipped one).
 REGISTRY_PHONE_REGION = os.environ.get("REGISTRY_PHONE_REGION", "GB")
 REGISTRY_SURVIVORSHIP_FILE = os.environ.get("REGISTRY_SURVIVORSHIP_FILE", "")
+# Event outbox (exchange.events.delivery). The lease must outlast two batches' sending:
+# 2 * ceil(batch / concurrency) * timeout + 5 s.
+CIVICSTACK_EVENT_BATCH = int(os.environ.get("EVENT_BATCH", "50"))
+CIVICSTACK_EVENT_CONCURRENCY = int(os.environ.get("EVENT_CONCURRENCY", "10"))
+CIVICSTACK_EVENT_TIMEOUT_SECONDS = float(os.environ.get("EVENT_TIMEOUT_SECONDS", "5"))
+CIVICSTACK_EVENT_LEASE_SECONDS = float(os.environ.get("EVENT_LEASE_SECONDS", "60"))
+CIVICSTACK_EVENT_BACKOFF_SECONDS = float(os.environ.get("EVENT_BACKOFF_SECONDS", "10"))
+CIVICSTACK_EVENT_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENT_BACKOFF_CAP_SECONDS", "3600"))
 # Only behind an X-Road style security server that authenticates calling systems itself.
 GOVSTACK_TRUST_IM_HEADER = env_bool("GOVSTACK_TRUST_IM_HEADER", False)
 # The X-Road style instance this deployment is (the first part of every member id).

@@ -21,7 +21,7 @@ from identity.choices import Role
 from identity.services import system_actor
 from identity.tests.factories import AgencyFactory, CitizenFactory, staff
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("consent.tests.urls_for_pages")]
+pytestmark = pytest.mark.django_db
 
 
 def _text(response):

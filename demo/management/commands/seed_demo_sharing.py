@@ -15,5 +15,6 @@ class Command(BaseCommand):
         created = demo_sharing_ensure(actor=system_actor())
         self.stdout.write(
             f"data sharing: {created['purposes']} purposes, {created['agreements']} agreements, "
-            f"{created['services']} data services created"
+            f"{created['services']} data services, {created['subscriptions']} event "
+            "subscriptions created"
         )
