@@ -43,31 +43,63 @@ def record(
     for the platform itself. `target` is a model instance (stored as "app_label.model:pk")
     or a string. `agency` defaults to the code of the actor's agency.
     """
-    fields = {
-        "actor_id": getattr(actor, "pk", None),
-        "actor": _actor_label(actor),
-        "agency": agency if agency is not None else _agency_code(actor),
-        "action": action,
-        "purpose": purpose,
-        "subject_person": None if subject_person is None else str(subject_person),
-        "target": _target_label(target),
-        "data": _json_data(data),
-        "request_id": request_id_var.get(),
-    }
+    return record_many(
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "subject_person": subject_person,
+                "target": target,
+                "purpose": purpose,
+                "agency": agency,
+                "data": data,
+            }
+        ]
+    )[0]
+
+
+def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Append several entries (each the keyword arguments of `record`) in order, inside
+    the caller's transaction: one lock and one read of the chain's head for all of them,
+    for work that records many accesses at once (a batch of deliveries)."""
+    if not entries:
+        return []
+    request_id = request_id_var.get()
+    fields = [
+        {
+            "actor_id": getattr(e["actor"], "pk", None),
+            "actor": _actor_label(e["actor"]),
+            "agency": e["agency"] if e.get("agency") is not None else _agency_code(e["actor"]),
+            "action": e["action"],
+            "purpose": e.get("purpose") or "",
+            "subject_person": None if e.get("subject_person") is None else str(e["subject_person"]),
+            "target": _target_label(e.get("target")),
+            "data": _json_data(e.get("data")),
+            "request_id": request_id,
+        }
+        for e in entries
+    ]
     using = router.db_for_write(AuditEntry)
     connection = connections[using]
-    # No savepoint of its own: the entry commits or rolls back with the caller's change.
+    written: list[AuditEntry] = []
+    # No savepoint of its own: the entries commit or roll back with the caller's change.
     with transaction.atomic(using=using, savepoint=False):
         _lock_chain(connection)
         table = connection.ops.quote_name(AuditEntry._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608 (the model's table)
             last = cursor.fetchone()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        entry = AuditEntry(seq=seq, prev_hash=prev_hash, created_at=timezone.now(), **fields)
-        entry.hash = entry.compute_hash()
-        _insert(connection, entry)
-    return entry
+        seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        now = timezone.now()
+        for values in fields:
+            seq += 1
+            entry = AuditEntry(seq=seq, prev_hash=prev_hash, created_at=now, **values)
+            entry.hash = entry.compute_hash()
+            prev_hash = entry.hash
+            written.append(entry)
+        for entry in written:
+            _insert(connection, entry)
+    return written
 
 
 _INSERT_SQL: dict[str, str] = {}

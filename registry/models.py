@@ -131,6 +131,8 @@ class SourceRecord(models.Model):
             models.Index(fields=["std_family_name", "date_of_birth"], name="registry_src_fam_dob"),
             models.Index(fields=["std_postcode"], name="registry_src_std_postcode"),
             models.Index(fields=["national_id_index"], name="registry_src_nid_index"),
+            # a person's record at one agency (the exchange's providers, pre-fill)
+            models.Index(fields=["person", "agency"], name="registry_src_person_agency"),
         ]
 
     def __str__(self) -> str:

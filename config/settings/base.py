@@ -104,6 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's SQLite backend, with write transactions queued by an OS file lock
+    # (core/db/sqlite/base.py): a waiting writer wakes at once instead of polling.
+    DATABASES["default"]["ENGINE"] = "core.db.sqlite"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "identity.User"

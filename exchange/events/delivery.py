@@ -377,23 +377,24 @@ def _message_fields(outcome: _Outcome, actor: User) -> dict[str, Any]:
     }
 
 
-def _audit_delivered(outcome: _Outcome, actor: User) -> None:
-    """Personal data left for an agency: an audit entry about the person."""
+def _audit_delivered(outcome: _Outcome, actor: User) -> dict[str, Any]:
+    """Personal data left for an agency: an audit entry about the person (its arguments,
+    written with the batch's others by `audit.record_many`)."""
     plan = outcome.plan
     delivery, event, subscription = plan.delivery, plan.delivery.event, plan.delivery.subscription
-    audit.record(
-        actor=actor,
-        action="event.deliver",
-        subject_person=event.person_id,
-        target=f"exchange.delivery:{delivery.id}",
-        agency=subscription.agency.code,
-        purpose=plan.version.purpose.code if plan.version is not None else "",
-        data={
+    return {
+        "actor": actor,
+        "action": "event.deliver",
+        "subject_person": event.person_id,
+        "target": f"exchange.delivery:{delivery.id}",
+        "agency": subscription.agency.code,
+        "purpose": plan.version.purpose.code if plan.version is not None else "",
+        "data": {
             "type": event.type,
             "attributes": sorted(plan.data),
             "agreement": subscription.agreement.code,
         },
-    )
+    }
 
 
 def _final_status(outcome: _Outcome) -> str:
@@ -467,8 +468,7 @@ def _record(
             messages_append([_message_fields(o, actor) for o in final])
         for outcome in final:
             setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
-            if outcome.status == "delivered":
-                _audit_delivered(outcome, actor)
+        audit.record_many([_audit_delivered(o, actor) for o in final if o.status == "delivered"])
         for event_id, at in retry_at.items():
             transaction.on_commit(functools.partial(_schedule, event_id, at))
     return counts
