@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from consent.choices import LawfulBasis
 from consent.models import DataAgreementVersion, Purpose
@@ -183,7 +184,7 @@ class PurposeForm(forms.Form):
         max_length=80,
         help_text=_("Lower case with hyphens, for example child-benefit-eligibility."),
     )
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("what a thing is called", "Name"), max_length=200)
     description = forms.CharField(
         label=_("Description"),
         required=False,

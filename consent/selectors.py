@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from consent.choices import ConsentState
 from consent.errors import (
@@ -316,22 +317,24 @@ def consent_receipt(*, viewer: User, record: ConsentRecord) -> dict[str, Any]:
 # --- who accessed my data ----------------------------------------------------------------
 
 # Audit actions that read a person's data, and which attributes they show.
-READ_ACTIONS: dict[str, str] = {
-    "person.read": "golden record and linked records",
-    "person.history_read": "history of the person's records",
-    "person.search": "search result (name, date of birth)",
-    "source_record.read": "an agency's record",
-    "message_log.read": "a logged exchange",
-    "access_log.read": "who accessed your data",
+READ_ACTIONS: dict[str, Any] = {
+    "person.read": gettext_lazy("golden record and linked records"),
+    "person.history_read": gettext_lazy("history of the person's records"),
+    "person.search": gettext_lazy("search result (name, date of birth)"),
+    "source_record.read": gettext_lazy("an agency's record"),
+    "message_log.read": gettext_lazy("a logged exchange"),
+    "access_log.read": gettext_lazy("who accessed your data"),
     "exchange.request": "",  # the attributes are in the entry
-    "consent.receipt": "consent receipt",
+    "consent.receipt": gettext_lazy("consent receipt"),
 }
 
 
 # Audit actions that read every person's data at once (no subject of their own): each
 # person sees them too.
-BULK_READS: dict[str, str] = {
-    "linkage.export_links": "in an export of every record's person id (agency, record id)",
+BULK_READS: dict[str, Any] = {
+    "linkage.export_links": gettext_lazy(
+        "in an export of every record's person id (agency, record id)"
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from exchange.choices import MessageKind, ProviderKind
 from exchange.models import DataService
@@ -61,7 +62,7 @@ class DataServiceForm(forms.Form):
     """What a provider agency publishes about one data service (without provider and code,
     which name the service and so cannot change once it is published)."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("what a thing is called", "Name"), max_length=200)
     description = forms.CharField(
         label=_("Description"),
         required=False,

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from identity.models import Agency
 from registries.values import coerce_text, properties
@@ -23,7 +23,7 @@ class DefinitionForm(forms.Form):
         label=gettext_lazy("Agency"), queryset=Agency.objects.none(), empty_label=None
     )
     name = forms.CharField(
-        label=gettext_lazy("Name"),
+        label=pgettext_lazy("what a thing is called", "Name"),
         max_length=64,
         help_text=gettext_lazy("Used in the API path, e.g. vehicles. Letters, digits, - and _."),
     )

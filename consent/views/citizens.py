@@ -62,6 +62,10 @@ ACTION_LABELS = {
     "consent.withdrawn": gettext_lazy("Recorded your withdrawal"),
     "case.view": gettext_lazy("Opened your case"),
     "linkage.realtime_match": gettext_lazy("Linked your records"),
+    "linkage.export_links": gettext_lazy("Included your record in an export of links"),
+    "access_log.read": gettext_lazy("Looked at who accessed your data (an audit)"),
+    "message_log.read": gettext_lazy("Read a logged exchange of your data"),
+    "event.deliver": gettext_lazy("Received a change you told us once"),
 }
 
 
