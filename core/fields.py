@@ -13,6 +13,7 @@ Empty values ("" and None) are stored as they are. The blind index is computed o
 source must change the index too (``update_fields=["national_id", "national_id_index"]``).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import FieldError
@@ -161,6 +162,61 @@ class BlindIndexField(models.CharField):
         value = self.index_for(getattr(model_instance, self.source))
         setattr(model_instance, self.attname, value)
         return value
+
+
+class BlindKeysField(models.TextField):
+    """Blind indexes of several keys derived from another field's normalised plaintext,
+    space-separated, kept in step on ``save()`` (and ``bulk_create``).
+
+    ``keys`` (a module-level function, so migrations can name it) turns the normalised
+    value into its keys, e.g. the one-edit keys that let linkage find a mistyped national
+    ID (`registry.identifiers.one_edit_keys`). Each key is HMACed under ``context``; only
+    equality of keys can be tested, never a key read back.
+    """
+
+    description = "Blind indexes of keys of an encrypted field"
+
+    def __init__(
+        self,
+        *args: Any,
+        source: str,
+        context: str,
+        keys: Callable[[str], list[str]],
+        **kwargs: Any,
+    ) -> None:
+        self.source = source
+        self.context = context
+        self.keys = keys
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        for key, ours in (("blank", True), ("default", ""), ("editable", False)):
+            if kwargs.get(key) == ours:
+                del kwargs[key]
+        kwargs.update(source=self.source, context=self.context, keys=self.keys)
+        return name, path, args, kwargs
+
+    def value_for(self, value: str | None) -> str:
+        normalised = crypto.normalise_identifier(value or "")
+        if not normalised:
+            return ""
+        return " ".join(
+            crypto.blind_index(key, context=self.context, normaliser=_as_is)
+            for key in self.keys(normalised)
+        )
+
+    def pre_save(self, model_instance: Model, add: bool) -> str:
+        value = self.value_for(getattr(model_instance, self.source))
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def _as_is(value: str) -> str:
+    return value
 
 
 def _index_field_for(model: type[Model], field_name: str) -> BlindIndexField | None:

@@ -23,9 +23,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.fields import BlindIndexField, EncryptedTextField
+from core.fields import BlindIndexField, BlindKeysField, EncryptedTextField
 from identity.models import NATIONAL_ID_INDEX, Agency
 from registry.choices import Sex
+from registry.identifiers import one_edit_keys
 
 
 class SourceRecord(models.Model):
@@ -58,6 +59,11 @@ class SourceRecord(models.Model):
     national_id = EncryptedTextField(_("national ID"), blank=True, default="")
     # Shared with identity.User, so an account matches its person's records.
     national_id_index = BlindIndexField(source="national_id", context=NATIONAL_ID_INDEX)
+    # Blind indexes of the national ID's one-edit keys: linkage finds a mistyped ID
+    # without decrypting it (registry.identifiers.one_edit_keys).
+    national_id_near = BlindKeysField(
+        source="national_id", context="person.national_id.near", keys=one_edit_keys
+    )
     household_ref = models.CharField(
         _("household reference"),
         max_length=64,

@@ -6,7 +6,9 @@
     (datetime.date, "YYYY-MM-DD" text or None), address, locality (the town or suburb,
     standardised as a name), postcode, national_id_index
     (any opaque identifier token: linkage only tests equality), sex, phone, email,
-    and optionally given_name_root
+    and optionally given_name_root and national_id_near (the national ID's
+    `one_edit_keys`, each key an opaque token such as its blind index; without them
+    national IDs are only compared for equality)
 
 (missing columns are taken as empty; "" and NaN become None) and adds the derived
 columns, in bulk (vectorised, no Python loop per row):
@@ -21,11 +23,15 @@ columns, in bulk (vectorised, no Python loop per row):
                        greglea village" and "16 greglea village gabriel place" agree)
     postcode_district  the outward code (all but the last three characters), or the first
                        two characters of a short postcode
+    national_id_head,  from the optional base column national_id_near (`one_edit_keys`
+    national_id_tail,  of the national ID, each key a blind index in the database): its
+    national_id_near   first two keys, and the others (for "one typo apart")
 
 `features(values)` derives the same columns for one record in plain Python (real-time
 matching); a test checks both agree. `records_frame()` reads every SourceRecord from the
-database in bulk; where ingest left a std_* column empty it is computed here with
-registry.standardise, so linkage works on any rows.
+database in bulk, the one-edit keys of its national ID as their blind indexes
+(`SourceRecord.national_id_near`); where ingest left a std_* column empty it is computed
+here with registry.standardise, so linkage works on any rows.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from registry import standardise
+from registry import identifiers, standardise
 
 BASE_COLUMNS: tuple[str, ...] = (
     "unique_id",
@@ -71,6 +77,8 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "postcode",
     "postcode_district",
     "national_id_index",
+    "national_id_head",
+    "national_id_tail",
     "national_id_near",
     "sex",
     "phone",
@@ -121,18 +129,19 @@ def _district(postcode: str | None) -> str | None:
 
 
 def one_edit_keys(national_id: str | None) -> str | None:
-    """The keys two national IDs at most one edit apart share: the ID and each of the IDs
-    with one character left out, space-separated.
+    """The keys that two national IDs one typo apart share, space-separated (see
+    `registry.identifiers.one_edit_keys`); `prepare` takes the first two as
+    `national_id_head` and `national_id_tail`."""
+    return " ".join(identifiers.one_edit_keys(national_id)) or None
 
-    A typo in one character ("4173804" / "4178304": two digits swapped; "3776965" /
-    "3776945": one digit wrong; one digit more or fewer) leaves both IDs with a key in
-    common, so comparing key sets finds them without the IDs themselves: in the database
-    each key is a blind index (an HMAC), as the national ID's own index is.
-    """
-    if not national_id:
-        return None
-    cut = (national_id[:i] + national_id[i + 1 :] for i in range(len(national_id)))
-    return " ".join([national_id, *cut])
+
+def _near_parts(keys: Any) -> tuple[str | None, str | None, str | None]:
+    """(head, tail, the other keys) of a `one_edit_keys` value (its blind indexes)."""
+    text = _text(keys)
+    parts = text.split(" ", 2) if text else []
+    if len(parts) < 3:
+        return None, None, None
+    return parts[0], parts[1], parts[2]
 
 
 def _sorted_tokens(value: str | None) -> str | None:
@@ -150,6 +159,7 @@ def features(values: Mapping[str, Any]) -> dict[str, Any]:
     dob = _as_date(values.get("date_of_birth"))
     postcode = _text(values.get("postcode"))
     address = _text(values.get("address"))
+    head, tail, near = _near_parts(values.get("national_id_near"))
     return {
         "unique_id": values.get("unique_id"),
         "given_name": given,
@@ -166,7 +176,9 @@ def features(values: Mapping[str, Any]) -> dict[str, Any]:
         "postcode": postcode,
         "postcode_district": _district(postcode),
         "national_id_index": _text(values.get("national_id_index")),
-        "national_id_near": _text(values.get("national_id_near")),
+        "national_id_head": head,
+        "national_id_tail": tail,
+        "national_id_near": near,
         "sex": _text(values.get("sex")),
         "phone": _text(values.get("phone")),
         "email": _text(values.get("email")),
@@ -228,8 +240,13 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     out["locality"] = column["locality"]
     out["postcode"] = column["postcode"]
     out["postcode_district"] = _per_unique(column["postcode"], _district)
-    for name in ("national_id_index", "national_id_near", "sex", "phone", "email"):
+    for name in ("national_id_index", "sex", "phone", "email"):
         out[name] = column[name]
+    codes, uniques = pd.factorize(column["national_id_near"], use_na_sentinel=True)
+    near = [*(_near_parts(v) for v in uniques), (None, None, None)]  # last: missing
+    for position, name in enumerate(("national_id_head", "national_id_tail", "national_id_near")):
+        values = np.array([t[position] for t in near], dtype=object)[codes]
+        out[name] = pd.Series(values, index=df.index, dtype=object)
     out["dob_days"] = out["dob_days"].astype("Int64")
     return out.reset_index(drop=True)[list(FRAME_COLUMNS)]
 
@@ -253,6 +270,7 @@ def term_frequencies(frame: pd.DataFrame, columns: Iterable[str]) -> dict[str, d
 
 _DB_FIELDS = (
     "id",
+    "national_id_near",
     "given_name",
     "std_given_name",
     "std_given_name_root",
@@ -300,6 +318,7 @@ def _base_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "locality": standardise.name(row["locality"]),
         "postcode": row["std_postcode"] or standardise.postcode(row["postcode"]),
         "national_id_index": row["national_id_index"],
+        "national_id_near": row["national_id_near"] or None,
         "sex": row["sex"],
         "phone": row["std_phone"] or _safe(standardise.phone, row["phone"] or ""),
         "email": row["std_email"] or _safe(standardise.email, row["email"] or ""),
@@ -325,6 +344,7 @@ def records_frame(queryset: Any = None) -> pd.DataFrame:
     base["locality"] = _map_unique(raw["locality"], standardise.name)
     base["postcode"] = _fill(raw, "std_postcode", "postcode", standardise.postcode)
     base["national_id_index"] = raw["national_id_index"]
+    base["national_id_near"] = raw["national_id_near"].replace("", None)
     base["sex"] = raw["sex"]
     base["phone"] = _fill(raw, "std_phone", "phone", lambda v: _safe(standardise.phone, v))
     base["email"] = _fill(raw, "std_email", "email", lambda v: _safe(standardise.email, v))

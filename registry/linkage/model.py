@@ -10,8 +10,9 @@ of them holds, so each rule covers the errors the others cannot:
 - postcode + given name root (typos in the date of birth or family name);
 - family name + given name root (moved and a wrong date of birth);
 - date of birth + postcode (both names changed or mistyped);
-- postcode + family name (a wrong or missing date of birth and a mistyped given name);
-- address (the same home, names and date of birth unreliable);
+- postcode + the first part of the family name (a wrong or missing date of birth and a
+  mistyped given name; "von hoist" / "von host");
+- address, its words in any order (the same home, names and date of birth unreliable);
 - given and family names swapped, with the same date of birth or postcode (each way
   round, since either record may be the left one);
 - e-mail.
@@ -34,6 +35,8 @@ trained m, u and prior over, so the same model gives the same links on DuckDB an
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from typing import Any
 
@@ -91,11 +94,19 @@ def _creator(*, explain: bool = False) -> Any:
     )
 
 
+@functools.cache
+def _untrained_settings(engine: str, explain: bool) -> dict[str, Any]:
+    """The settings dict Splink makes from the spec (parsing every level's SQL takes a
+    while, so it is made once per engine; callers get a copy)."""
+    settings: dict[str, Any] = _creator(explain=explain).create_settings_dict(DIALECTS[engine])
+    return settings
+
+
 def settings_for(
     model_json: dict[str, Any] | None, *, engine: str = "duckdb", explain: bool = False
 ) -> dict[str, Any]:
     """Splink settings for `engine`, with the trained parameters of `model_json` if given."""
-    settings: dict[str, Any] = _creator(explain=explain).create_settings_dict(DIALECTS[engine])
+    settings = copy.deepcopy(_untrained_settings(engine, explain))
     if model_json is None:
         return settings
     check_spec(model_json)

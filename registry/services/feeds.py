@@ -597,6 +597,7 @@ def _history_values(old: Mapping[str, Any], batch: IngestBatch) -> str:
 
 _HISTORY_FIELDS = (*COMMON_FIELDS, "date_of_birth_raw", "extra", "loaded_at")
 _NATIONAL_ID_INDEX = SourceRecord._meta.get_field("national_id_index")
+_NATIONAL_ID_NEAR = SourceRecord._meta.get_field("national_id_near")
 assert isinstance(_NATIONAL_ID_INDEX, BlindIndexField)
 
 
@@ -648,6 +649,7 @@ class _RecordWriter:
         params = []
         for values in records:
             values["national_id_index"] = _NATIONAL_ID_INDEX.index_for(values.get("national_id"))
+            values["national_id_near"] = _NATIONAL_ID_NEAR.value_for(values.get("national_id"))
             row = []
             for attname, convert, f in self.insert_plan:
                 value = values[attname] if attname in values else defaults[attname]
@@ -697,6 +699,7 @@ def _load_chunk(
             *compared,
             *_STD_FIELDS,
             "national_id_index",
+            "national_id_near",
             "version",
             "batch",
             "loaded_at",
@@ -756,9 +759,11 @@ def _load_chunk(
                 loaded_at=now,
                 updated_at=now,
             )
-            record.national_id_index = _NATIONAL_ID_INDEX.index_for(  # type: ignore[assignment]
+            national_id = (
                 incoming["national_id"] if "national_id" in incoming else old["national_id"]
             )
+            record.national_id_index = _NATIONAL_ID_INDEX.index_for(national_id)  # type: ignore[assignment]
+            record.national_id_near = _NATIONAL_ID_NEAR.value_for(national_id)
             changed.append(record)
         writer.insert(new)
         writer.update(changed)

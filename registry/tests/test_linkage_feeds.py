@@ -95,3 +95,19 @@ def test_link_if_unlinked_does_nothing_when_everyone_has_a_person(population):  
     # then no second run is made
     assert "nothing to link" in out.getvalue()
     assert LinkRun.objects.count() == 1
+
+
+def test_link_if_unlinked_retrains_a_model_of_older_comparisons(population):  # noqa: F811
+    # given a linked index whose model was trained on an older version's comparisons
+    linkage.link_run(actor=system_actor())
+    model = linkage.linkage_model_active()
+    old = dict(model.splink_model)
+    old["civicstack"] = {**old.get("civicstack", {}), "spec_version": 1}
+    type(model).objects.filter(pk=model.pk).update(splink_model=old)
+    out = io.StringIO()
+    # when the demo starts again after an upgrade
+    call_command("link", "--if-unlinked", stdout=out)
+    # then the model is retrained and the index linked with it
+    assert "must be retrained" in out.getvalue()
+    assert LinkRun.objects.count() == 2
+    assert linkage.linkage_model_active().pk != model.pk

@@ -29,8 +29,10 @@ def synthetic_frame():
                     "previous_family_name": standardise.name(r.previous_family_name),
                     "date_of_birth": r.date_of_birth,
                     "address": standardise.address(r.address_line),
+                    "locality": standardise.name(r.locality),
                     "postcode": standardise.postcode(r.postcode),
                     "national_id_index": r.national_id,
+                    "national_id_near": frame.one_edit_keys(r.national_id),
                     "sex": r.sex,
                     "phone": _safe(standardise.phone, r.phone),
                     "email": _safe(standardise.email, r.email),
@@ -72,6 +74,17 @@ def test_python_scorer_gives_the_weights_splink_gives_including_term_frequencies
 
     # then every pair's weight and probability agree
     assert mismatches == []
+    # and the pairs reach the levels of the town and of a mistyped national ID
+    levels = {
+        e["level"]
+        for row in pairs.head(3000).to_dict("records")
+        for e in comparisons.score_pair(
+            model,
+            _nulls(prepared.loc[row["unique_id_l"]].to_dict()),
+            _nulls(prepared.loc[row["unique_id_r"]].to_dict()),
+        ).explanation
+    }
+    assert {"National ID one typo apart", "Address and postcode the same, town similar"} <= levels
 
 
 def _nulls(values):
@@ -214,3 +227,86 @@ def test_one_typo_level_in_sql_means_damerau_levenshtein_at_most_one():
         if hit != (jellyfish.damerau_levenshtein_distance(a, b) <= 1)
     ]
     assert wrong == []
+
+
+def _level(comparison_name, left, right):
+    comparison = next(c for c in comparisons.COMPARISONS if c.name == comparison_name)
+    index = comparisons.comparison_level(
+        comparison,
+        frame.features({"unique_id": 1, **left}),
+        frame.features({"unique_id": 2, **right}),
+    )
+    return comparison.levels[index].label
+
+
+def _id(value):
+    return {"national_id_index": value, "national_id_near": frame.one_edit_keys(value)}
+
+
+def test_a_national_id_with_one_typo_is_recognised_without_comparing_the_ids():
+    # given national IDs as their index and their one-edit keys only
+    original = _id("4173804")
+
+    # when they are compared with the same ID, one mistyped and another person's
+    # then two swapped digits and one wrong digit are one typo, anything more is not
+    assert _level("national_id", original, _id("4173804")) == "National ID the same"
+    assert _level("national_id", original, _id("4178304")) == "National ID one typo apart"
+    assert _level("national_id", original, _id("4173809")) == "National ID one typo apart"
+    assert _level("national_id", original, _id("9173804")) == "National ID one typo apart"
+    assert _level("national_id", original, _id("4178309")) == "All other comparisons"
+    assert _level("national_id", original, _id("4137840")) == "All other comparisons"
+    # and without keys (a source that does not send them) only equality counts
+    bare = {"national_id_index": "4178304"}
+    assert _level("national_id", original, bare) == "All other comparisons"
+
+
+def test_national_id_typo_level_in_sql_agrees_with_python():
+    # given the SQL of the level as DuckDB runs it, and pairs of IDs near and far
+    import duckdb
+
+    level = next(
+        lvl
+        for c in comparisons.COMPARISONS
+        if c.name == "national_id"
+        for lvl in c.levels
+        if lvl.label == "National ID one typo apart"
+    )
+    sql = level.sql
+    for placeholder, name in comparisons._ARRAY_FUNCTIONS["duckdb"].items():
+        sql = sql.replace(placeholder, name)
+    ids = ["4173804", "4178304", "4173809", "1473804", "417380", "41738041", "9999999"]
+    ids += ["AB123456C", "AB123465C", "BA123456C", "AB123456", "XY987654A", "12", "21", "1"]
+    rows = [frame.features({"unique_id": 0, **_id(a)}) for a in ids]
+    columns = ("national_id_head", "national_id_tail", "national_id_near")
+    pairs = [
+        tuple(x[c] for c in columns) + tuple(y[c] for c in columns) for x in rows for y in rows
+    ]
+
+    # when DuckDB evaluates it on every pair
+    con = duckdb.connect()
+    names = [f"{c}_l" for c in columns] + [f"{c}_r" for c in columns]
+    con.execute(f"CREATE TABLE p ({', '.join(f'{n} VARCHAR' for n in names)})")
+    con.executemany(f"INSERT INTO p VALUES ({', '.join('?' * len(names))})", pairs)
+    got = [bool(hit) for (hit,) in con.execute(f"SELECT coalesce({sql}, false) FROM p").fetchall()]
+
+    # then SQL and Python agree on every pair
+    expected = [level.predicate(x, y) for x in rows for y in rows]
+    assert got == expected
+    assert 0 < sum(got) < len(got)
+
+
+def test_an_address_written_in_another_order_in_the_same_town_is_the_same_address():
+    # given one home written two ways, the town once mistyped
+    home = {
+        "address": "16 gabriel place greglea village",
+        "postcode": "5162",
+        "locality": "lobethal",
+    }
+    reordered = {**home, "address": "16 greglea village gabriel place", "locality": "lobethla"}
+
+    # when the location is compared
+    # then it is the same address, postcode and town
+    assert _level("location", home, reordered) == "Address and postcode the same, town similar"
+    # and a neighbour in the same street and town is only similar
+    neighbour = {**home, "address": "18 gabriel place greglea village"}
+    assert _level("location", home, neighbour) == "Address and town similar, postcode the same"

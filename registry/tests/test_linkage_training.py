@@ -1,6 +1,7 @@
 """The DuckDB trainer (registry.linkage.training) counts what it claims to count."""
 
 import itertools
+import math
 
 import duckdb
 import pandas as pd
@@ -108,3 +109,22 @@ def test_training_gives_agreement_on_the_national_id_far_more_weight_than_disagr
     national = {p.label: p.weight for p in scoring.levels["national_id"]}
     assert national["National ID the same"] > 5 > 0 > national["All other comparisons"]
     assert 0 < model["probability_two_random_records_match"] < 0.5
+
+
+def test_a_level_no_random_pair_fell_in_still_counts_as_strong_evidence(records):
+    # given a model trained on the records, with one level's u as if no sampled pair had it
+    from registry.linkage import pipeline
+
+    with pipeline.backend("duckdb") as db_api:
+        model = linkage_model.train_on(records, db_api=db_api)
+    level = model["comparisons"][3]["comparison_levels"][1]  # address, postcode and town
+    level.pop("u_probability")
+    level["m_probability"] = 0.5
+
+    # when the untrained parts are filled in
+    linkage_model._fill_untrained(model)
+
+    # then the level weighs as if one pair of the sample had it (not nothing)
+    scoring = comparisons.ScoringModel.from_json(model)
+    weight = scoring.levels["location"][1].weight
+    assert weight == pytest.approx(math.log2(0.5 * linkage_model.U_MAX_PAIRS))

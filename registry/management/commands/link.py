@@ -39,14 +39,20 @@ class Command(BaseCommand):
         threshold = options["threshold"]
         if threshold is not None and not 0 < threshold < 1:
             raise CommandError("--threshold must be a probability between 0 and 1.")
-        if options["if_unlinked"] and not SourceRecord.objects.filter(person__isnull=True).exists():
-            self.stdout.write("Every source record already has a person: nothing to link.")
-            return
+        retrain = options["retrain"]
+        if options["if_unlinked"]:
+            stale = _model_is_stale()
+            if stale:
+                self.stdout.write(f"The linkage model must be retrained: {stale}")
+                retrain = True
+            elif not SourceRecord.objects.filter(person__isnull=True).exists():
+                self.stdout.write("Every source record already has a person: nothing to link.")
+                return
         try:
             run = linkage.link_run(
                 actor=system_actor(),
                 engine=options["engine"],
-                retrain=options["retrain"],
+                retrain=retrain,
                 threshold=threshold,
             )
         except ApplicationError as exc:
@@ -58,3 +64,18 @@ class Command(BaseCommand):
             f"{run.membership_changes:,} membership changes, {run.review_pairs:,} pairs "
             f"for review, in {run.seconds:.1f} s."
         )
+
+
+def _model_is_stale() -> str:
+    """Why the active model cannot score with this code's comparisons ("" when it can)."""
+    from registry.linkage.model import check_spec
+    from registry.services.linkage import linkage_model_active
+
+    active = linkage_model_active()
+    if active is None:
+        return ""
+    try:
+        check_spec(active.splink_model)
+    except ValueError as exc:
+        return str(exc)
+    return ""
