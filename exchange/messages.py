@@ -102,30 +102,88 @@ def _message(fields: dict[str, Any]) -> Message:
 
 
 _LAST = "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+# Set inside the chain's lock; everything else is prepared before it is taken.
+_CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hash", "key_id", "signature", "created_at"})
 
 
-def messages_append(entries: list[dict[str, Any]]) -> list[Message]:
-    """Append entries in order (each chained to the one before), inside the caller's
-    transaction: one lock, one read of the head, one INSERT."""
+@dataclass
+class PreparedMessages:
+    """Messages built and their column values converted (bodies encrypted) ahead of the
+    write, so the chain's lock is held only to chain, sign and insert them."""
+
+    messages: list[Message]
+    values: list[dict[str, Any]]
+    using: str
+
+
+def messages_prepare(entries: list[dict[str, Any]]) -> PreparedMessages:
     messages = [_message(fields) for fields in entries]
-    using = router.db_for_write(Message)
+    using = router.db_for_write(Message) or "default"
     connection = connections[using]
-    with transaction.atomic(using=using, savepoint=False):
+    values = [
+        {
+            f.attname: f.get_db_prep_save(f.pre_save(message, True), connection)
+            for f in Message._meta.concrete_fields
+            if f.attname not in _CHAIN_FIELDS
+        }
+        for message in messages
+    ]
+    return PreparedMessages(messages, values, using)
+
+
+_INSERT: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _insert_statement(connection: Any) -> tuple[str, list[Any]]:
+    built = _INSERT.get(connection.alias)
+    if built is None:
+        fields = list(Message._meta.concrete_fields)
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        table = quote(Message._meta.db_table)
+        built = (f"INSERT INTO {table} ({columns}) VALUES ({marks})", fields)  # noqa: S608
+        _INSERT[connection.alias] = built
+    return built
+
+
+def messages_write(prepared: PreparedMessages) -> list[Message]:
+    """Chain, sign and insert prepared messages, inside the caller's transaction."""
+    connection = connections[prepared.using]
+    statement, fields = _insert_statement(connection)
+    with transaction.atomic(using=prepared.using, savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
         last = sql.select_one(Message, _LAST, [])
         seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
         now = timezone.now()
-        for message in messages:
+        rows = []
+        for message, values in zip(prepared.messages, prepared.values, strict=True):
             seq += 1
             message.seq, message.prev_hash, message.created_at = seq, prev_hash, now
             header = signing.canonical_bytes(message.header())
             message.hash = hashlib.sha256(header).hexdigest()
             message.key_id, message.signature = signing.sign(message.hash.encode("ascii"))
             prev_hash = message.hash
-        sql.insert(messages)
-    return messages
+            chained = {
+                f.attname: f.get_db_prep_save(getattr(message, f.attname), connection)
+                for f in fields
+                if f.attname in _CHAIN_FIELDS
+            }
+            rows.append([{**values, **chained}[f.attname] for f in fields])
+        with connection.cursor() as cursor:
+            cursor.executemany(statement, rows)
+        for message in prepared.messages:
+            message._state.adding = False
+            message._state.db = prepared.using
+    return prepared.messages
+
+
+def messages_append(entries: list[dict[str, Any]]) -> list[Message]:
+    """Append entries in order (each chained to the one before), inside the caller's
+    transaction: one lock, one read of the head, one statement."""
+    return messages_write(messages_prepare(entries))
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,12 @@ from exchange.errors import (
     ProviderUnavailable,
     ServiceNotFound,
 )
-from exchange.messages import message_append, messages_append
+from exchange.messages import (
+    PreparedMessages,
+    message_append,
+    messages_prepare,
+    messages_write,
+)
 from exchange.models import DataService
 from exchange.providers import RESOLVERS, ProviderCall, ProviderFailed, provider_for
 from identity import policy
@@ -207,9 +212,9 @@ class _Request:
             body=body,
         )
 
-    def log_many(self, entries: list[tuple[str, str, Any]]) -> None:
-        """Several messages of this exchange in one go (one lock, one statement)."""
-        messages_append(
+    def prepare_many(self, entries: list[tuple[str, str, Any]]) -> PreparedMessages:
+        """Several messages of this exchange, built before the write lock is taken."""
+        return messages_prepare(
             [
                 {
                     "kind": kind,
@@ -339,14 +344,12 @@ def exchange_request(
     if service.kind == ProviderKind.INTERNAL:
         # Data held in CivicStack: read, then log request and response in one commit.
         answer = _fetch(request, service, call, request_body, log_first=False)
-        with transaction.atomic():
-            return _release(request, terms, permitted, answer, request_body)
+        return _release(request, terms, permitted, answer, request_body)
     # An agency's system: the request is on record before the call leaves.
     with transaction.atomic():
         request.log(MessageKind.REQUEST, status="sent", body=request_body)
     answer = _fetch(request, service, call, request_body, log_first=True)
-    with transaction.atomic():
-        return _release(request, terms, permitted, answer, None)
+    return _release(request, terms, permitted, answer, None)
 
 
 def _fetch(
@@ -382,7 +385,25 @@ def _release(
     if request_body is not None:
         entries.append((MessageKind.REQUEST, "sent", request_body))
     entries.append((MessageKind.RESPONSE, "ok", {"data": data, "withheld": withheld}))
-    request.log_many(entries)
+    prepared = request.prepare_many(entries)
+    with transaction.atomic():  # the write lock is taken here, with everything prepared
+        messages_write(prepared)
+        _audit_release(request, terms, released)
+    return ExchangeAnswer(
+        exchange_id=request.exchange_id,
+        provider=request.provider,
+        service=request.service,
+        person=request.person,
+        data=data,
+        released=released,
+        withheld=withheld,
+        agreement=terms.agreement_code,
+        agreement_version=terms.version,
+        lawful_basis=terms.lawful_basis,
+    )
+
+
+def _audit_release(request: _Request, terms: lookups.Terms, released: list[str]) -> None:
     audit.record(
         actor=request.actor,
         action="exchange.request",
@@ -397,16 +418,4 @@ def _release(
             "agreement": terms.agreement_code,
             "case": request.case_ref,
         },
-    )
-    return ExchangeAnswer(
-        exchange_id=request.exchange_id,
-        provider=request.provider,
-        service=request.service,
-        person=request.person,
-        data=data,
-        released=released,
-        withheld=withheld,
-        agreement=terms.agreement_code,
-        agreement_version=terms.version,
-        lawful_basis=terms.lawful_basis,
     )
