@@ -36,6 +36,7 @@ from consent.models import (
 )
 from core import audit, signing
 from core.errors import PermissionDenied, ValidationFailed
+from core.timezones import in_utc
 from identity import policy
 from identity.models import Agency, User
 from registry.models import Person
@@ -117,7 +118,9 @@ def _new_version(
         errors["purpose_text"] = ["say in plain words why the data is shared"]
     if retention_days < 1:
         errors["retention_days"] = ["at least one day"]
-    start = valid_from or timezone.now()
+    # in UTC: PostgreSQL refuses odd offsets a client may send (+19:53)
+    start = in_utc(valid_from) if valid_from is not None else timezone.now()
+    valid_until = in_utc(valid_until) if valid_until is not None else None
     if valid_until is not None and valid_until <= start:
         errors["valid_until"] = ["must be after the start of validity"]
     try:
@@ -392,6 +395,7 @@ def disclosure_delay_set(
     """Hide ``agency``'s reads of ``person`` from the person until ``until`` (an
     investigation); auditors see the delay and the reads."""
     policy.authorize(actor, "disclosure.delay", agency)
+    until = in_utc(until)
     errors: dict[str, list[str]] = {}
     if not reason.strip():
         errors["reason"] = ["a reason is required"]

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from core import audit
+from core.timezones import in_utc
 from exchange.errors import MessageNotFound, ServiceNotFound
 from exchange.models import DataService, Message
 from identity import policy
@@ -65,9 +66,9 @@ def message_list(
     if exchange_id:
         messages = messages.filter(exchange_id=exchange_id)
     if since is not None:
-        messages = messages.filter(created_at__gte=since)
+        messages = messages.filter(created_at__gte=in_utc(since))
     if until is not None:
-        messages = messages.filter(created_at__lt=until)
+        messages = messages.filter(created_at__lt=in_utc(until))
     return messages
 
 

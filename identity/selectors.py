@@ -1,13 +1,14 @@
 """Reads of identity data; each applies the policy for its viewer."""
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from core import audit
 from core.models import AuditEntry
+from core.timezones import in_utc
 from identity import policy
 from identity.choices import Role
 from identity.models import Agency, ApiToken, User
@@ -76,18 +77,6 @@ def user_roles(*, user: User) -> list[tuple[str, str | None]]:
     ]
 
 
-def _in_utc(moment: datetime) -> datetime:
-    """Databases differ on odd UTC offsets (PostgreSQL refuses +16:30): compare in UTC,
-    clamping moments whose UTC form falls outside the calendar Python can represent."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        edge = datetime.max if moment.year > 1 else datetime.min
-        return edge.replace(tzinfo=UTC)
-
-
 def audit_entry_list(
     *,
     viewer: User,
@@ -99,7 +88,7 @@ def audit_entry_list(
     """Audit entries the viewer may read: all for platform admins, their agency's otherwise."""
     policy.authorize(viewer, "audit.view")
     if since is not None:
-        since = _in_utc(since)
+        since = in_utc(since)
     qs = audit.entries(agency=agency, subject_person=subject_person, action=action, since=since)
     if not policy.is_platform_admin(viewer):
         own = Agency.objects.filter(
