@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core.logging import request_id_var
 
@@ -64,3 +64,29 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class RejectNulMiddleware:
+    """Refuse a query string holding a NUL character before any view sees it.
+
+    No identifier, code or search text contains one, and PostgreSQL text cannot store or
+    compare it, so such a request could only fail later with a server error.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]) or any(
+            "\x00" in key for key in request.GET
+        ):
+            body = {
+                "type": "https://civicstack.example/problems/bad_request",
+                "title": "The request is not valid",
+                "status": 400,
+                "detail": "The query string contains a NUL character.",
+                "code": "bad_request",
+                "instance": request.path,
+            }
+            return JsonResponse(body, status=400, content_type="application/problem+json")
+        return self.get_response(request)

@@ -104,9 +104,9 @@ def exchange_request(
 
 
 class MessageQuery(Schema):
-    agency: str = Field("", max_length=40)
-    person: str = Field("", max_length=16)
-    kind: str = Field("", max_length=10)
+    agency: str = Field("", max_length=40, pattern=r"^[a-z0-9-]*$")
+    person: str = Field("", max_length=16, pattern=r"^[A-Za-z0-9]*$")
+    kind: str = Field("", max_length=10, pattern=r"^[a-z]*$")
     exchange_id: UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
