@@ -43,7 +43,18 @@ MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 %.mo: %.po
 	msgfmt --check-format -o $@ $<
 
-install: $(STAMP) $(MO) ## Install CivicStack and its dev tools into .venv; compile translations
+# The design system (GOV.UK Frontend), htmx and axe-core come from npm (package.json, locked
+# by package-lock.json); the stylesheet is compiled from frontend/*.scss.
+NPM_STAMP := node_modules/.installed
+CSS := frontend/build/css/civicstack.css
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "CivicStack needs Node.js 20+ with npm for its front end; please install them" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(CSS): $(NPM_STAMP) $(wildcard frontend/*.scss)
+	npm run --silent build
+
+install: $(STAMP) $(MO) $(CSS) ## Install CivicStack, its dev tools (.venv) and front end (npm); compile translations
 
 messages: install ## Refresh the .po files from the code (then translate and commit them)
 	$(TEST) $(PY) manage.py makemessages -l es --ignore=$(VENV) --ignore='*/tests/*' --ignore=bench
@@ -57,6 +68,7 @@ demo: migrate ## Seed the demo government (once), start web server + worker (Ctr
 	$(DEV) $(PY) manage.py seed_demo_registries --if-empty
 	$(DEV) $(PY) manage.py seed_demo_sharing
 	$(DEV) $(PY) manage.py deploy_demo_services
+	$(DEV) $(PY) manage.py deploy_correction_services
 	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo
 
 demo-reset: ## Delete the demo database and keys in var/ (the next make demo reseeds)
@@ -151,6 +163,15 @@ bench-registries: install ## Benchmark registries: read by id and filtered searc
 bench-exchange: install ## Benchmark mediated requests/s (checks, signing, logging) and event fan-out to 10 webhooks with a killed worker (~10 min)
 	$(PY) -m bench.exchange --runs $(BENCH_RUNS) --seed $(SEED)
 
+BENCH_PAGE_PEOPLE ?= 10000
+BENCH_PAGE_REQUESTS ?= 60
+BENCH_PAGE_CASES ?= 1000
+
+.PHONY: bench-pages
+bench-pages: install ## Benchmark server time per page (p50/p95) on the 10,000-person demo vs the health check and sign-in page (~10 min)
+	$(PY) -m bench.pages --people $(BENCH_PAGE_PEOPLE) --requests $(BENCH_PAGE_REQUESTS) \
+		--cases $(BENCH_PAGE_CASES) --seed $(SEED)
+
 .PHONY: bench-decisions
 bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs SpiffWorkflow (~2 min)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
@@ -159,8 +180,8 @@ bench-decisions: install ## Benchmark DMN/FEEL evaluations/s on one core vs Spif
 
 clean: ## Remove caches and build leftovers (keeps .venv and var/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage build dist \
-		test-artifacts *.egg-info
+		test-artifacts *.egg-info frontend/build
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
-distclean: clean ## Also remove .venv and var/ (the demo database and its keys)
-	rm -rf $(VENV) var
+distclean: clean ## Also remove .venv, node_modules and var/ (the demo database and its keys)
+	rm -rf $(VENV) node_modules var

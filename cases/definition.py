@@ -6,6 +6,7 @@ agency: social                 # the agency that runs it
 name: Child benefit
 description: Monthly support for families with children.
 life_events: [having-a-child]
+catalogue: true                # optional; false keeps it out of the portal's catalogue
 cost_per_transaction: 4.80     # in the government's currency, for the KPIs
 sla: P20D                      # target time from submission to completion
 queues:                        # where user tasks wait (BPMN candidateGroups)
@@ -68,6 +69,7 @@ class ServiceMetadata:
     name: str
     description: str = ""
     life_events: list[str] = field(default_factory=list)
+    catalogue: bool = True
     cost_per_transaction: str | None = None
     sla: str | None = None
     queues: dict[str, Queue] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class ServiceMetadata:
             "name": self.name,
             "description": self.description,
             "life_events": self.life_events,
+            "catalogue": self.catalogue,
             "cost_per_transaction": self.cost_per_transaction,
             "sla": self.sla,
             "queues": {
@@ -143,6 +146,9 @@ def parse_metadata(raw: Any) -> tuple[ServiceMetadata | None, list[str]]:
     events = raw.get("life_events", [])
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         errors.append("life_events: must be a list of names")
+    listed = raw.get("catalogue", True)
+    if not isinstance(listed, bool):
+        errors.append("catalogue: must be true or false")
     cost = raw.get("cost_per_transaction")
     cost_text: str | None = None
     if cost is not None:
@@ -171,6 +177,7 @@ def parse_metadata(raw: Any) -> tuple[ServiceMetadata | None, list[str]]:
         "name",
         "description",
         "life_events",
+        "catalogue",
         "cost_per_transaction",
         "sla",
         "queues",
@@ -185,6 +192,7 @@ def parse_metadata(raw: Any) -> tuple[ServiceMetadata | None, list[str]]:
             name=str(raw["name"]).strip(),
             description=str(raw.get("description") or "").strip(),
             life_events=list(events),
+            catalogue=bool(listed),
             cost_per_transaction=cost_text,
             sla=str(sla) if sla is not None else None,
             queues=queues,

@@ -132,9 +132,14 @@ def case_get(*, viewer: User, reference: str, purpose: str = "case view") -> Cas
     )
     if case is None or not policy.can(viewer, "case.view", case):
         raise CaseNotFound(f"There is no case {reference!r} you can see.")
+    # Recorded under the applicant's person, so they see who opened their case.
+    from registry.services.citizens import citizen_person
+
+    person = citizen_person(user=case.applicant)
     audit.record(
         actor=viewer,
         action="case.view",
+        subject_person=person.pk if person else None,
         target=case,
         purpose=purpose,
         agency=case.agency.code,

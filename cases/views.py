@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -30,7 +29,9 @@ from cases.analytics import selectors as analytics
 from cases.analytics.compute import AGE_BANDS
 from cases.analytics.http import event_log_response
 from cases.choices import QueueRole, SlaStatus, WorkItemStatus
+from cases.explain import decision_rows
 from cases.models import Case, CaseDecision, WorkItem
+from cases.schema_forms import form_data, schema_form_class
 from cases.services import work_items
 from core.errors import ApplicationError, ValidationFailed
 from identity import policy
@@ -364,76 +365,6 @@ def work_item_release(request: HttpRequest, item_id: int) -> HttpResponse:
 # --- a work item: the case, its decisions, the completion form --------------------------
 
 
-def _schema_field(name: str, spec: dict[str, Any], required: bool) -> forms.Field:
-    label = spec.get("title") or name.replace("_", " ").capitalize()
-    hints = [h for h in (spec.get("description"), spec.get("x-hint")) if h]
-    common: dict[str, Any] = {"label": label, "required": required, "help_text": " ".join(hints)}
-    kind = spec.get("type")
-    if "enum" in spec:
-        choices = [(str(v), str(v)) for v in spec["enum"]]
-        widget = forms.RadioSelect if len(choices) <= 5 else forms.Select
-        if not required or widget is forms.Select:
-            choices = [("", _("Choose…")), *choices] if widget is forms.Select else choices
-        return forms.ChoiceField(choices=choices, widget=widget, **common)
-    if kind == "boolean":
-        return forms.BooleanField(**{**common, "required": False})
-    if kind == "integer":
-        return forms.IntegerField(
-            min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common
-        )
-    if kind == "number":
-        return forms.DecimalField(
-            min_value=spec.get("minimum"), max_value=spec.get("maximum"), **common
-        )
-    if kind == "string" and spec.get("format") == "date":
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
-    if kind == "string":
-        max_length = spec.get("maxLength")
-        long_text = (max_length or 0) > 200 or spec.get("x-widget") == "textarea"
-        return forms.CharField(
-            max_length=max_length,
-            min_length=spec.get("minLength"),
-            widget=forms.Textarea(attrs={"rows": 4}) if long_text else forms.TextInput,
-            strip=True,
-            **common,
-        )
-    # objects and lists: JSON text, checked by the schema when completed
-    common["help_text"] = " ".join([*hints, _("As JSON.")])
-    return forms.JSONField(widget=forms.Textarea(attrs={"rows": 4}), **common)
-
-
-def schema_form_class(schema: dict[str, Any] | None) -> type[forms.Form]:
-    """A Django form for the top-level fields of a user task's JSON Schema form."""
-    schema = schema or {}
-    properties: dict[str, Any] = schema.get("properties", {})
-    order = [n for n in schema.get("x-order", []) if n in properties]
-    order += [n for n in properties if n not in order]
-    required = set(schema.get("required", []))
-    fields = {name: _schema_field(name, properties[name] or {}, name in required) for name in order}
-    return type("TaskForm", (forms.Form,), fields)
-
-
-def _json_value(value: Any, spec: dict[str, Any]) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if spec.get("type") == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return value
-
-
-def form_data(schema: dict[str, Any] | None, cleaned: dict[str, Any]) -> dict[str, Any]:
-    """The cleaned form as the JSON the schema checks; empty optional fields left out."""
-    properties = (schema or {}).get("properties", {})
-    data = {}
-    for name, value in cleaned.items():
-        if value is None or value == "":
-            continue
-        data[name] = _json_value(value, properties.get(name) or {})
-    return data
-
-
 @dataclass(frozen=True)
 class DecisionView:
     decision: CaseDecision
@@ -447,40 +378,6 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False)
-
-
-def decision_rows(trace: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rules of every table the decision evaluated, as rows for a caseworker (from the
-    trace the decisions app stored; the same content as `decisions.dmn.explain_rows`)."""
-    rows = []
-    for node in trace.get("nodes", []):
-        for table in node.get("tables", []):
-            values = [i.get("value") for i in table.get("inputs", [])]
-            selected = set(table.get("selected", []))
-            for rule in table.get("rules", []):
-                conditions = [
-                    {
-                        "input": entry.get("input", ""),
-                        "value": _text(value),
-                        "test": entry.get("test", ""),
-                        "outcome": entry.get("outcome"),
-                    }
-                    for entry, value in zip(rule.get("entries", []), values, strict=False)
-                    if entry.get("test", "").strip() not in ("", "-")
-                ]
-                rows.append(
-                    {
-                        "decision": node.get("name", ""),
-                        "table": table.get("name", ""),
-                        "rule": rule.get("number"),
-                        "matched": bool(rule.get("matched")),
-                        "selected": rule.get("number") in selected,
-                        "conditions": conditions,
-                        "output": _text(rule.get("output")) if rule.get("matched") else "",
-                        "annotation": rule.get("annotation") or "",
-                    }
-                )
-    return rows
 
 
 def _application_rows(case: Case) -> list[tuple[str, str]]:
@@ -551,8 +448,19 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
         "can_complete": _may_complete(viewer, item),
         "is_mine": item.assignee_id == viewer.pk,
         "can_assign": policy.can(viewer, "work_item.assign", item),
+        "applicant_person": _applicant_person_id(viewer, case),
     }
     return render(request, "cases/work_item.html", context, status=status)
+
+
+def _applicant_person_id(viewer: User, case: Case) -> str | None:
+    """The applicant's master person, for the link to the 360° view (if the viewer may)."""
+    from registry.services.citizens import citizen_person
+
+    if not policy.can(viewer, "person.view", policy.ANY_OBJECT):
+        return None
+    person = citizen_person(user=case.applicant)
+    return person.pk if person else None
 
 
 # --- supervision: load and reassignment --------------------------------------------------

@@ -20,4 +20,6 @@ urlpatterns = [
     path("consent/", include("consent.urls")),
     path("exchange/", include("exchange.urls")),
     path("registries/", include("registries.urls")),
+    path("portal/", include("portal.urls")),
+    path("workspace/", include("workspace.urls")),
 ]

@@ -383,6 +383,16 @@ def _person_view(user: User, obj: Any) -> bool:
 
 
 @permission(
+    "person.view_own",
+    scope="profile:read",
+    description="A citizen reads their own golden record and the agency records behind it.",
+)
+def _person_view_own(user: User, obj: Any) -> bool:
+    # the selector reads only the person the citizen's own account is linked to
+    return _is_citizen(user)
+
+
+@permission(
     "person.review",
     scope="persons:write",
     description="Decide uncertain matches; merge and split persons; undo such changes.",
@@ -746,3 +756,17 @@ def _consent_record(user: User, obj: Any) -> bool:
     return consumer is not None and consumer in agencies_where(
         user, Role.CASEWORKER, Role.SUPERVISOR, Role.AGENCY_ADMIN
     )
+
+
+# --- the citizen portal --------------------------------------------------------------------
+
+
+@permission(
+    "draft.manage_own",
+    scope="cases:write",
+    description="Save, resume, submit and delete one's own application drafts.",
+)
+def _draft_manage_own(user: User, obj: Any) -> bool:
+    if not _is_citizen(user):
+        return False
+    return obj is ANY_OBJECT or obj is None or getattr(obj, "applicant_id", None) == user.pk

@@ -67,6 +67,9 @@ def page(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., H
 @page("profile.view_own")
 def home(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if user.is_citizen:
+        # a citizen's front door is their dashboard: every case at every agency
+        return redirect("portal:dashboard")
     roles = [(Role(role).label, agency) for role, agency in selectors.user_roles(user=user)]
     return render(request, "identity/home.html", {"roles": roles})
 

@@ -101,7 +101,7 @@ def test_queue_lists_open_items_with_sla_and_filters(service, citizen, review_it
     # a bad filter is shown beside its field
     bad = client.get("/cases/work/", {"min_priority": 500})
     assert bad.status_code == 400
-    assert "field-error" in _text(bad)
+    assert 'id="id_min_priority_error"' in _text(bad)
 
 
 def test_claim_and_release_from_the_queue(review_item, caseworker):
@@ -208,9 +208,14 @@ def test_load_page_shows_items_per_queue_and_per_person(review_item, caseworker,
     text = _text(client.get("/cases/supervision/"))
     # the queue with one claimed item, the supervisor holding it, and a reassign form
     assert re.search(
-        r'<th scope="row">benefit-review</th><td class="num">0</td><td class="num">1</td>', text
+        r'<th scope="row" class="govuk-table__header">benefit-review</th>'
+        r'<td class="govuk-table__cell govuk-table__cell--numeric">0</td>'
+        r'<td class="govuk-table__cell govuk-table__cell--numeric">1</td>',
+        text,
     )
-    assert '(sup)</span></th><td class="num">1</td>' in text
+    assert (
+        '(sup)</span></th><td class="govuk-table__cell govuk-table__cell--numeric">1</td>' in text
+    )
     assert f'action="/cases/supervision/{review_item.pk}/reassign/"' in text
     assert '<option value="cas">' in text
 
@@ -266,8 +271,9 @@ def test_analytics_page_draws_the_graph_and_lists_every_edge(
     assert "style=" not in text
     # and the table lists each transition with its count
     assert re.search(
-        r"<th scope=\"row\">Application submitted</th> <td>Decide eligibility</td> "
-        r"<td class=\"num\">2</td>",
+        r'<th scope="row" class="govuk-table__header">Application submitted</th> '
+        r'<td class="govuk-table__cell">Decide eligibility</td> '
+        r'<td class="govuk-table__cell govuk-table__cell--numeric">2</td>',
         text,
     )
     assert "Review the application" in text

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "exchange",
     "decisions",
     "cases",
+    "portal",
+    "workspace",
     "demo",
 ]
 
@@ -85,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "identity.navigation.navigation",
             ],
         },
     },
@@ -185,7 +188,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files people upload (application documents): outside the code, beside the database.
+MEDIA_ROOT = Path(os.environ.get("CIVICSTACK_MEDIA_ROOT", VAR_DIR / "media"))
+# The design system and htmx come from npm (package.json; `make install` runs npm ci and
+# compiles frontend/civicstack.scss into frontend/build/). Nothing third-party is committed.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "frontend" / "build",
+    ("js", BASE_DIR / "frontend" / "js"),
+    ("govuk", NODE_MODULES / "govuk-frontend" / "dist" / "govuk"),
+    ("htmx", NODE_MODULES / "htmx.org" / "dist"),
+]
 
 # Background work: Django's tasks framework on the database (no broker needed).
 TASKS = {

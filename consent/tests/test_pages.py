@@ -144,7 +144,7 @@ def test_the_list_shows_each_agreement_with_its_terms_and_whether_it_is_in_force
     # then each shows provider, consumer, purpose, basis, version and status
     row = re.search(r"revenue-income-for-benefits</a></th>(.*?)</tr>", text).group(1)
     assert "Revenue" in row and "Social Services" in row and "Child benefit eligibility" in row
-    assert "Consent" in row and "<td>1</td>" in row and "In force" in row
+    assert "Consent" in row and '<td class="govuk-table__cell">1</td>' in row and "In force" in row
     old = re.search(r"old-transport-data</a></th>(.*?)</tr>", text).group(1)
     assert "Public task" in old and "Expired" in old
     # and filtering by an agency keeps only its agreements
@@ -220,7 +220,7 @@ def test_a_domain_refusal_is_put_beside_its_field(revenue_admin, revenue, social
     # when the admin reuses the code
     text = _text(client.post("/consent/agreements/new/", form))
     # then the service's refusal is shown beside the code
-    code_error = re.search(r'<p class="field-error" id="id_code_error">(.*?)</p>', text)
+    code_error = re.search(r'<p class="govuk-error-message" id="id_code_error">(.*?)</p>', text)
     assert code_error and "revise it instead" in code_error.group(1)
     # when the attributes are not names, the refusal is beside the attributes
     answer = client.post(
@@ -370,7 +370,8 @@ def test_a_citizen_downloads_a_receipt_and_reads_the_history(citizen_and_person)
     # the history lists each change with time, channel and state, and is verified
     text = _text(client.get(f"/consent/mine/records/{record.pk}/"))
     assert text.count("Citizen portal") == 2
-    assert "<td>Given</td>" in text and "<td>Withdrawn</td>" in text
+    assert '<td class="govuk-table__cell">Given</td>' in text
+    assert '<td class="govuk-table__cell">Withdrawn</td>' in text
     assert "This history is intact" in text
     # and another citizen gets neither
     stranger = _signed_in(linked_citizen("stranger")[0])

@@ -50,6 +50,7 @@ ACTION_LABELS = {
     "person.read": gettext_lazy("Read your record"),
     "person.view": gettext_lazy("Read your record"),
     "person.search": gettext_lazy("Found you in a search"),
+    "person.overview": gettext_lazy("Looked at your situation across agencies (360° view)"),
     "person.history_read": gettext_lazy("Read the history of your record"),
     "person.merge": gettext_lazy("Joined records that are about you"),
     "person.split": gettext_lazy("Separated records that are not about you"),

@@ -82,7 +82,9 @@ def _other_agencies_exchange():
 
 def _log_rows(text):
     """The entry numbers listed on a page of the log, in order."""
-    return [int(n) for n in re.findall(r'<span class="visually-hidden">Entry </span>#(\d+)', text)]
+    return [
+        int(n) for n in re.findall(r'<span class="govuk-visually-hidden">Entry </span>#(\d+)', text)
+    ]
 
 
 @pytest.fixture
@@ -191,7 +193,8 @@ def test_a_service_page_shows_its_input_fields_and_the_agreements_that_use_it(wo
     text = _text(client.get("/exchange/services/revenue/income-for-tax-year/"))
     # then its input schema is a table: name, type, required, rules
     row = re.search(r"<code>tax_year</code></th>(.*?)</tr>", text).group(1)
-    assert "<td>integer</td>" in row and "<td>Yes</td>" in row
+    assert '<td class="govuk-table__cell">integer</td>' in row
+    assert '<td class="govuk-table__cell">Yes</td>' in row
     assert "at least 2000; at most 2100" in row
     # and the agreement in force is listed with what it may get from this service
     uses = re.search(r"revenue-income-for-benefits</a>(.*?)</tr>", text).group(1)
@@ -225,7 +228,9 @@ def test_publishing_shows_errors_beside_fields_and_keeps_what_was_typed(world, r
     assert "benefit_total" in text
     # when it is JSON but not a JSON Schema, the service's refusal is beside the field
     answer = client.post("/exchange/services/new/", {**form, "input_schema": '{"type": "odd"}'})
-    error = re.search(r'<p class="field-error" id="id_input_schema_error">(.*?)</p>', _text(answer))
+    error = re.search(
+        r'<p class="govuk-error-message" id="id_input_schema_error">(.*?)</p>', _text(answer)
+    )
     assert answer.status_code == 400 and "not a valid JSON Schema" in error.group(1)
     # when the agency's own system has no address, the refusal is beside the address
     answer = client.post(
@@ -495,9 +500,15 @@ def test_verifying_the_log_reports_the_first_broken_entry(exchanged, platform_ad
     text = _text(client.post("/exchange/messages/verify/"))
     # then verification names that entry and why, after checking the one before it
     assert "The log is broken" in text
-    assert re.search(r'First broken entry</dt> <dd><a href="/exchange/messages/2/">#2</a>', text)
+    assert re.search(
+        r'First broken entry</dt>\s*<dd class="govuk-summary-list__value">'
+        r'<a href="/exchange/messages/2/">#2</a>',
+        text,
+    )
     assert "the entry was changed after it was written" in text
-    assert re.search(r"Entries checked before it</dt> <dd>1</dd>", text)
+    assert re.search(
+        r'Entries checked before it</dt>\s*<dd class="govuk-summary-list__value">1</dd>', text
+    )
     # and checking only from today on finds it too
     today = timezone.localdate().isoformat()
     text = _text(client.post("/exchange/messages/verify/", {"since": today}))

@@ -37,7 +37,10 @@ def _text(response):
 
 def _error_beside(response, field):
     """Whether the page marks the field's own group as in error (its message sits there)."""
-    pattern = rf'<div class="form-group form-group-error">\s*<label for="id_{field}">'
+    pattern = (
+        rf'<div class="govuk-form-group govuk-form-group--error">\s*'
+        rf'<label class="govuk-label" for="id_{field}">'
+    )
     return re.search(pattern, response.content.decode()) is not None
 
 
@@ -63,14 +66,14 @@ def test_upload_then_progress_then_rejected_rows_then_correction(
     assert response["Location"] == f"/registry/feeds/batches/{batch.pk}/"
     waiting = steward_client.get(response["Location"])
     assert waiting.status_code == 200
-    assert '<meta http-equiv="refresh"' in waiting.content.decode()
+    assert 'hx-trigger="every' in waiting.content.decode()
     assert "0 of 3 rows processed" in _text(waiting)
     # when the worker has run the load
     run_worker()
     done = steward_client.get(response["Location"])
     # then the page stops refreshing and lists the rejected row with its reason
     page = _text(done)
-    assert '<meta http-equiv="refresh"' not in page
+    assert 'hx-trigger="every' not in page
     assert "3 of 3 rows processed" in page
     assert "Row 2" in page and "column EMAIL_ADDR: not an e-mail address" in page
     assert SourceRecord.objects.count() == 2

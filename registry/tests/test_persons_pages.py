@@ -51,8 +51,11 @@ def test_a_caseworker_finds_a_person_and_reads_the_golden_record_with_sources(pe
     detail = client.get(f"/registry/persons/{person.pk}/", {"purpose": "benefit claim"})
     assert detail.status_code == 200
     assert "health · H1" in detail.text
-    assert "<td>Health</td><td>H1</td>" in detail.text
-    assert "<td>Revenue</td>" not in detail.text
+    assert (
+        '<td class="govuk-table__cell">Health</td><td class="govuk-table__cell">H1</td>'
+        in detail.text
+    )
+    assert '<td class="govuk-table__cell">Revenue</td>' not in detail.text
     assert "1 more record is held by an agency" in detail.text
     assert AuditEntry.objects.filter(action="person.read", actor="cw").count() == 1
 
