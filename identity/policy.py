@@ -732,6 +732,15 @@ def _registry_record_manage(user: User, obj: Any) -> bool:
 
 
 @permission(
+    "identity.verify_own",
+    scope="profile:write",
+    description="Prove one's identity (national ID, date of birth) to link one's account.",
+)
+def _identity_verify_own(user: User, obj: Any) -> bool:
+    return _is_citizen(user) and not getattr(user, "civic_via_token", False)
+
+
+@permission(
     "personal_data_usage.view_own",
     scope="profile:read",
     description="A citizen sees who read or changed their data in the registries.",

@@ -2,8 +2,12 @@
 
 from django.urls import URLPattern, URLResolver
 
-from portal.views import apply, home
+from portal.views import account, apply, home
 
 app_name = "portal"
 
-urlpatterns: list[URLPattern | URLResolver] = [*home.urlpatterns, *apply.urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [
+    *home.urlpatterns,
+    *apply.urlpatterns,
+    *account.urlpatterns,
+]

@@ -13,14 +13,16 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from core import audit
 from identity import services as identity_services
 from identity.models import Agency, User
 from registry.linkage.realtime import RealtimeMatch, record_match_realtime
-from registry.models import Person, SourceRecord
+from registry.models import MembershipEvent, MembershipReason, Person, SourceRecord
 from registry.services.feeds import source_record_standardise
 from registry.services.linkage import linkage_model_active
+from registry.services.persons import person_golden_refresh
 
 PORTAL_AGENCY_CODE = "citizen-portal"
 PORTAL_AGENCY_NAME = "Citizen portal (self-registered)"
@@ -76,6 +78,54 @@ def citizen_record_register(
     # The match is the platform's decision, made for the citizen: the system account acts.
     match = record_match_realtime(record=record, actor=identity_services.system_actor())
     return record, match
+
+
+@transaction.atomic
+def citizen_record_verify(*, user: User, person: Person, date_of_birth: date) -> SourceRecord:
+    """Link the citizen's own record to `person`, whose identity the citizen proved.
+
+    Called once an identity check found an agency record of `person` with the citizen's
+    national ID and date of birth: that evidence is stronger than a probabilistic match, so
+    the record joins the person directly (a membership event, reason "realtime", says why)
+    instead of waiting for review. The person's golden record is refreshed after commit.
+    """
+    record, _ = SourceRecord.objects.update_or_create(
+        agency=_portal_agency(),
+        agency_record_id=_record_id(user),
+        defaults={
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "date_of_birth": date_of_birth,
+            "email": user.email,
+            "national_id": user.national_id,
+        },
+    )
+    source_record_standardise(record)
+    previous = record.person_id
+    record.person = person
+    record.save()
+    if previous != person.pk:
+        MembershipEvent.objects.create(
+            record=record,
+            from_person_id=previous,
+            to_person=person,
+            reason=MembershipReason.REALTIME,
+            actor=user,
+            note="identity verified: national ID and date of birth agree with an agency record",
+        )
+        if previous and not SourceRecord.objects.filter(person_id=previous).exists():
+            # the record was its old person's last: that person leaves the index
+            Person.objects.filter(pk=previous).update(retired_at=timezone.now(), merged_into=person)
+    audit.record(
+        actor=user,
+        action="citizen.identity_verified",
+        target=record,
+        subject_person=person.pk,
+        data={"previous_person": previous},
+    )
+    concerned = [pid for pid in (person.pk, previous) if pid]
+    transaction.on_commit(lambda: person_golden_refresh(person_ids=concerned))
+    return record
 
 
 def citizen_person(*, user: User) -> Person | None:
