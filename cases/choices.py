@@ -34,3 +34,4 @@ class QueueRole(models.TextChoices):
 class NotificationChannel(models.TextChoices):
     INBOX = "inbox", _("Portal inbox")
     EMAIL = "email", _("E-mail")
+    SMS = "sms", _("Text message (SMS)")

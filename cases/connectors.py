@@ -57,18 +57,18 @@ def _text(params: dict[str, Any], name: str, *, required: bool, limit: int) -> s
 
 
 def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Write a message to the applicant (inbox; `channel: "email"` also mails it)."""
+    """Write a message to the applicant: in the portal inbox; `channel: "email"` also mails
+    it, `channel: "sms"` also texts it to the phone of the applicant's golden record (none:
+    it stays in the inbox and the reason is stored on it)."""
     from cases.models import Notification
-    from cases.tasks import notification_send
+    from cases.services.notifications import DELIVERED, notification_queue
     from core import sql
-    from core.tasks import enqueue_on_commit
 
     channel = params.get("channel") or NotificationChannel.INBOX
-    if channel not in NotificationChannel.values:
+    if channel not in {*NotificationChannel.values, *DELIVERED}:
         raise ConnectorFailed(f"unknown channel {channel!r}")
     subject = _text(params, "subject", required=True, limit=MAX_SUBJECT)
     body = _text(params, "body", required=False, limit=MAX_BODY)
-    email = channel == NotificationChannel.EMAIL
     note = Notification(
         case=ctx.case,
         recipient_id=ctx.case.applicant_id,
@@ -76,11 +76,10 @@ def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
         template=_text(params, "template", required=False, limit=80),
         subject=subject,
         body=body,
-        sent_at=None if email else timezone.now(),
+        sent_at=None if channel in DELIVERED else timezone.now(),
     )
     sql.insert([note])  # the engine's hot path: see core.sql
-    if email:
-        enqueue_on_commit(notification_send, notification_id=note.pk)
+    notification_queue(note)
     return {"notification": note.pk}
 
 

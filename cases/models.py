@@ -280,6 +280,15 @@ class Notification(models.Model):
     body = models.TextField(_("body"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    not_sent_reason = models.CharField(
+        _("why it was not sent"),
+        max_length=300,
+        blank=True,
+        default="",
+        help_text=_(
+            "An e-mail or SMS that could not go (no address, refused): it stays in the inbox."
+        ),
+    )
 
     class Meta:
         verbose_name = _("notification")
@@ -305,3 +314,35 @@ class EmittedEvent(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CaseMessage(models.Model):
+    """One message of a case's conversation between its applicant and the agency's staff.
+
+    `read_at` is when the other side first saw it: the citizen for a staff message, any
+    member of staff for the citizen's."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="messages", verbose_name=_("case")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    from_citizen = models.BooleanField(_("from the applicant"))
+    body = models.TextField(_("message"), max_length=5_000)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case message")
+        verbose_name_plural = _("case messages")
+        ordering = ["case_id", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "from_citizen", "read_at"], name="cases_message_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} on case {self.case_id}"

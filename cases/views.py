@@ -32,6 +32,7 @@ from cases.choices import QueueRole, SlaStatus, WorkItemStatus
 from cases.explain import decision_rows
 from cases.models import Case, CaseDecision, WorkItem
 from cases.schema_forms import form_data, schema_form_class
+from cases.services import messages as case_messages
 from cases.services import work_items
 from core.errors import ApplicationError, ValidationFailed
 from identity import policy
@@ -430,6 +431,20 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
                 )
                 return redirect("cases:work_queue")
         item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+    return _work_item_render(request, item, case, form, schema, status=status)
+
+
+def _work_item_render(
+    request: HttpRequest,
+    item: WorkItem,
+    case: Case,
+    form: forms.Form,
+    schema: dict[str, Any] | None,
+    *,
+    status: int = 200,
+    message_form: CaseMessageForm | None = None,
+) -> HttpResponse:
+    viewer = _user(request)
     decisions = [
         DecisionView(
             decision=d,
@@ -438,6 +453,12 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
         )
         for d in selectors.case_decisions(viewer=viewer, case=case).select_related("evaluation")
     ]
+    can_message = policy.can(viewer, "case.message", case)
+    conversation = (
+        list(case_messages.case_messages(viewer=viewer, case=case)) if can_message else []
+    )
+    if any(m.from_citizen and m.read_at is None for m in conversation):
+        case_messages.case_messages_mark_read(actor=viewer, case=case)
     context = {
         "item": item,
         "case": case,
@@ -449,8 +470,62 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
         "is_mine": item.assignee_id == viewer.pk,
         "can_assign": policy.can(viewer, "work_item.assign", item),
         "applicant_person": _applicant_person_id(viewer, case),
+        "can_message": can_message,
+        "conversation": conversation,
+        "message_form": message_form or CaseMessageForm(prefix="message"),
     }
     return render(request, "cases/work_item.html", context, status=status)
+
+
+class CaseMessageForm(forms.Form):
+    body = forms.CharField(
+        label=gettext_lazy("Your reply to the applicant"),
+        help_text=gettext_lazy(
+            "Up to 5,000 characters. The applicant reads it on their case page and is told "
+            "there is a new message."
+        ),
+        required=False,  # the service says what is wrong, beside the field
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+@page("work_item.work")
+@require_POST
+def work_item_message(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Write to the applicant from a work item of their case."""
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        case = selectors.case_get(viewer=viewer, reference=item.case.reference, purpose="work item")
+    except ApplicationError as error:
+        return _error_page(request, error)
+    message_form = CaseMessageForm(request.POST, prefix="message")
+    message_form.is_valid()
+    try:
+        case_messages.case_message_send(
+            actor=viewer, case=case, body=message_form.cleaned_data["body"]
+        )
+    except ApplicationError as error:
+        if error.status in (403, 404):
+            return _error_page(request, error)
+        _put_error(message_form, error)
+        schema = (
+            (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
+        )
+        return _work_item_render(
+            request,
+            item,
+            case,
+            schema_form_class(schema)(),
+            schema,
+            status=error.status,
+            message_form=message_form,
+        )
+    messages.success(
+        request, _("Your message on case %(ref)s has been sent.") % {"ref": case.reference}
+    )
+    return redirect(f"{reverse('cases:work_item', kwargs={'item_id': item_id})}#messages")
 
 
 def _applicant_person_id(viewer: User, case: Case) -> str | None:
@@ -574,6 +649,7 @@ urlpatterns: list[URLPattern] = [
     path("work/<int:item_id>/", work_item_page, name="work_item"),
     path("work/<int:item_id>/claim/", work_item_claim, name="work_item_claim"),
     path("work/<int:item_id>/release/", work_item_release, name="work_item_release"),
+    path("work/<int:item_id>/messages/", work_item_message, name="work_item_message"),
     path("supervision/", queue_load, name="queue_load"),
     path("supervision/<int:item_id>/reassign/", work_item_reassign, name="work_item_reassign"),
 ]

@@ -779,3 +779,26 @@ def _draft_manage_own(user: User, obj: Any) -> bool:
     if not _is_citizen(user):
         return False
     return obj is ANY_OBJECT or obj is None or getattr(obj, "applicant_id", None) == user.pk
+
+
+@permission(
+    "case.message",
+    scope="cases:write",
+    description="Read and write a case's conversation: its applicant, or the caseworkers "
+    "and supervisors of the agency that runs it.",
+)
+def _case_message(user: User, obj: Any) -> bool:
+    if _is_citizen(user):
+        return obj is ANY_OBJECT or getattr(obj, "applicant_id", None) == user.pk
+    return _in_agency(user, obj, Role.CASEWORKER, Role.SUPERVISOR)
+
+
+@permission(
+    "satisfaction.give_own",
+    scope="cases:write",
+    description="Say how satisfied one was with a service, once per completed case of one's own.",
+)
+def _satisfaction_give_own(user: User, obj: Any) -> bool:
+    if not _is_citizen(user):
+        return False
+    return obj is ANY_OBJECT or obj is None or getattr(obj, "applicant_id", None) == user.pk

@@ -202,7 +202,7 @@ def answer_text(spec: dict[str, Any], value: Any, *, document_name: str = "") ->
         truth = value if isinstance(value, bool) else str(value) == "true"
         return str(_("Yes") if truth else _("No"))
     if isinstance(value, date):
-        return date_format(value, "j F Y")
+        return date_format(value, "DATE_FORMAT")
     return str(value)
 
 
@@ -220,5 +220,5 @@ def source_text(fact: dict[str, Any]) -> str:
         return _("From %(agency)s records.") % {"agency": agency}
     return _("From %(agency)s records, updated %(date)s.") % {
         "agency": agency,
-        "date": date_format(when, "j F Y"),
+        "date": date_format(when, "DATE_FORMAT"),
     }

@@ -1,4 +1,5 @@
-"""What the citizen portal keeps of its own: application drafts and their documents.
+"""What the citizen portal keeps of its own: application drafts and their documents, and
+what citizens said of a service once their case was completed.
 
 A draft is saved on the server at every page of an application, even when the page had
 errors (what was typed is kept as typed), so a closed browser or an expired session loses
@@ -12,7 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Service, ServiceVersion
+from cases.models import Case, Service, ServiceVersion
 
 
 class ApplicationDraft(models.Model):
@@ -82,3 +83,37 @@ class ApplicationDocument(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SatisfactionRating(models.IntegerChoices):
+    VERY_SATISFIED = 5, _("Very satisfied")
+    SATISFIED = 4, _("Satisfied")
+    NEITHER = 3, _("Neither satisfied nor dissatisfied")
+    DISSATISFIED = 2, _("Dissatisfied")
+    VERY_DISSATISFIED = 1, _("Very dissatisfied")
+
+
+class SatisfactionResponse(models.Model):
+    """How satisfied the applicant was with the service that handled a case: asked once,
+    after the case is completed (the "user satisfaction" KPI)."""
+
+    case = models.OneToOneField(
+        Case, on_delete=models.CASCADE, related_name="satisfaction", verbose_name=_("case")
+    )
+    rating = models.PositiveSmallIntegerField(_("rating"), choices=SatisfactionRating.choices)
+    comment = models.TextField(_("comment"), max_length=1_200, blank=True, default="")
+    created_at = models.DateTimeField(_("answered"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("satisfaction response")
+        verbose_name_plural = _("satisfaction responses")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1, rating__lte=5), name="portal_satisfaction_rating"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="portal_satisfaction_created")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on case {self.case_id}"

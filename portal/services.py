@@ -1,5 +1,6 @@
 """Writes for applying: start a draft (pre-filled), save each page, attach documents,
-delete, and submit the draft as a case.
+delete, and submit the draft as a case; and, once a case is completed, how satisfied its
+applicant was (`satisfaction_give`).
 
 Every change is the citizen's own (`draft.manage_own`) and audited. A draft is saved on
 every page the citizen sends, with what they typed even when it is not valid yet; only
@@ -13,16 +14,25 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
+from cases.choices import CaseStatus
 from cases.models import Case, Service, ServiceVersion
 from cases.services import engine
 from core import audit
-from core.errors import Conflict, PermissionDenied
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 from identity import policy
 from identity.models import User
 from portal.forms import form_steps
-from portal.models import ApplicationDocument, ApplicationDraft
+from portal.models import (
+    ApplicationDocument,
+    ApplicationDraft,
+    SatisfactionRating,
+    SatisfactionResponse,
+)
 from portal.prefill import prefill_read
+from registry.services.citizens import citizen_person
 
 
 class DraftAlreadySubmitted(Conflict):
@@ -141,3 +151,67 @@ def draft_submit(*, draft: ApplicationDraft, data: dict[str, Any], actor: User) 
         data={"service": draft.service.code, "reference": case.reference},
     )
     return case
+
+
+# --- satisfaction ------------------------------------------------------------------------
+
+MAX_COMMENT = 1_200
+
+
+class SatisfactionAlreadyGiven(Conflict):
+    code = "satisfaction_already_given"
+    title = "You have already said how satisfied you were"
+
+
+class SatisfactionNotYet(Conflict):
+    code = "satisfaction_not_yet"
+    title = "The case is not completed yet"
+
+
+class SatisfactionInvalid(ValidationFailed):
+    code = "satisfaction_invalid"
+    title = "The answer cannot be kept"
+
+
+def satisfaction_given(*, case: Case) -> bool:
+    return SatisfactionResponse.objects.filter(case=case).exists()
+
+
+@transaction.atomic
+def satisfaction_give(
+    *, actor: User, case: Case, rating: int, comment: str = ""
+) -> SatisfactionResponse:
+    """The applicant's answer to "how satisfied were you with this service?" for their
+    completed case; once per case."""
+    policy.authorize(actor, "satisfaction.give_own", case)
+    # read under a row lock: two answers sent at once wait for each other, and the status
+    # is the current one, not the caller's copy
+    status = Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True)
+    if status.first() != CaseStatus.COMPLETED:
+        raise SatisfactionNotYet(
+            _("You can say how satisfied you were once your case is completed.")
+        )
+    if rating not in SatisfactionRating.values:
+        problem = _("Choose how satisfied you were.")
+        raise SatisfactionInvalid(problem, errors={"rating": [problem]})
+    text = (comment or "").replace("\r\n", "\n").strip()
+    if len(text) > MAX_COMMENT:
+        problem = _("Your comment can be at most %(max)s characters.") % {
+            "max": number_format(MAX_COMMENT, force_grouping=True)
+        }
+        raise SatisfactionInvalid(problem, errors={"comment": [problem]})
+    if satisfaction_given(case=case):
+        raise SatisfactionAlreadyGiven(
+            _("You have already told us how satisfied you were with this service. Thank you.")
+        )
+    response = SatisfactionResponse.objects.create(case=case, rating=rating, comment=text)
+    person = citizen_person(user=case.applicant)
+    audit.record(
+        actor=actor,
+        action="satisfaction.give",
+        subject_person=person.pk if person else None,
+        target=response,
+        agency=case.agency.code,
+        data={"reference": case.reference, "rating": rating, "commented": bool(text)},
+    )
+    return response

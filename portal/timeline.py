@@ -1,5 +1,6 @@
 """The citizen's cases as they read them: status in words, what happens next, the timeline,
-the decision letter with its reasons, the messages sent and where a change was told.
+the decision letter with its reasons, the messages sent, the conversation with the
+caseworker, where a change was told, and (once completed) the satisfaction question.
 
 Every case is found through `cases.selectors` (`case_list` narrows to the citizen's own,
 `case_get` authorises and audits the read); the rest of a case (its event log, work items,
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Case as CaseWhen
-from django.db.models import IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value, When
 from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.timezone import localtime
@@ -23,11 +24,13 @@ from cases import selectors as case_selectors
 from cases.choices import CaseStatus, WorkItemStatus
 from cases.compiled import compiled
 from cases.explain import RuleFired, rules_fired, value_text
-from cases.models import Case, CaseDecision, CaseEvent, Notification, WorkItem
+from cases.models import Case, CaseDecision, CaseEvent, CaseMessage, Notification, WorkItem
+from cases.services import messages as case_messages
 from exchange.events.selectors import event_history_for_person
 from exchange.models.events import Delivery, DeliveryStatus, Event, EventType
 from identity import policy
 from identity.models import User
+from portal.models import SatisfactionResponse
 from registry.services.citizens import citizen_person
 
 OPEN_ITEMS = (WorkItemStatus.OPEN, WorkItemStatus.CLAIMED)
@@ -59,7 +62,7 @@ def case_status(
             ),
         )
     if open_task:
-        due = date_format(localtime(open_task_due), "j F Y") if open_task_due else ""
+        due = date_format(localtime(open_task_due), "DATE_FORMAT") if open_task_due else ""
         text = (
             _("A caseworker at %(agency)s: “%(task)s”, due by %(due)s.")
             if due
@@ -86,6 +89,7 @@ class CaseSummary:
     status: Status
     latest_step: str
     latest_at: datetime | None
+    new_message: bool = False
 
 
 def dashboard_cases(*, viewer: User) -> list[CaseSummary]:
@@ -94,6 +98,9 @@ def dashboard_cases(*, viewer: User) -> list[CaseSummary]:
     items = WorkItem.objects.filter(case=OuterRef("pk"), status__in=OPEN_ITEMS).order_by(
         "due_at", "id"
     )
+    unread = CaseMessage.objects.filter(
+        case=OuterRef("pk"), from_citizen=False, read_at__isnull=True
+    )
     cases = (
         case_selectors.case_list(viewer=viewer)
         .annotate(
@@ -101,6 +108,7 @@ def dashboard_cases(*, viewer: User) -> list[CaseSummary]:
             latest_at=Subquery(events.values("ended_at")[:1]),
             open_task=Subquery(items.values("name")[:1]),
             open_task_due=Subquery(items.values("due_at")[:1]),
+            new_message=Exists(unread),
             finished=CaseWhen(
                 When(status=CaseStatus.COMPLETED, then=Value(1)),
                 default=Value(0),
@@ -119,6 +127,7 @@ def dashboard_cases(*, viewer: User) -> list[CaseSummary]:
             ),
             latest_step=case.latest_step or "",
             latest_at=case.latest_at,
+            new_message=case.new_message,
         )
         for case in cases
     ]
@@ -188,6 +197,14 @@ class CasePage:
     notifications: list[Notification]
     address_events: list[AddressEvent] = field(default_factory=list)
     human_decisions: list[HumanDecision] = field(default_factory=list)
+    messages: list[CaseMessage] = field(default_factory=list)
+    can_message: bool = False
+    satisfaction: SatisfactionResponse | None = None
+
+    @property
+    def ask_satisfaction(self) -> bool:
+        """Asked once, after the case is completed."""
+        return self.case.status == CaseStatus.COMPLETED and self.satisfaction is None
 
 
 def _application_rows(case: Case) -> list[tuple[str, str]]:
@@ -337,6 +354,7 @@ def case_page(*, viewer: User, reference: str) -> CasePage:
     )
     # the history read is audited: only made when this case told a change
     told = Event.objects.filter(idempotency_key__startswith=f"case:{case.reference}:").exists()
+    can_message = policy.can(viewer, "case.message", case)
     return CasePage(
         case=case,
         status=case_status(
@@ -350,6 +368,9 @@ def case_page(*, viewer: User, reference: str) -> CasePage:
         notifications=notifications,
         address_events=_address_events(viewer, case) if told else [],
         human_decisions=_human_decisions(case),
+        messages=list(case_messages.case_messages(viewer=viewer, case=case)) if can_message else [],
+        can_message=can_message,
+        satisfaction=SatisfactionResponse.objects.filter(case=case).first(),
     )
 
 

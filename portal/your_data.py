@@ -101,7 +101,7 @@ def _shown(name: str, value: object) -> str:
         return mask(text)
     if name == "date_of_birth":
         day = parse_date(text)
-        return date_format(day, "j F Y") if day else text
+        return date_format(day, "DATE_FORMAT") if day else text
     if name == "sex" and text in Sex.values:
         return str(Sex(text).label)
     return text

@@ -10,7 +10,9 @@ Figures per service, over the last `days` days (backlog figures are as of now):
 - automation: of the cases completed in the period, the share no person had to work on
   (no work item);
 - overrides: of the automated decisions made in the period, the share a caseworker
-  overrode.
+  overrode;
+- satisfaction: the answers applicants gave in the period to "how satisfied were you
+  with this service?", and the share satisfied or very satisfied.
 
 All counts are aggregates (no personal data), computed in the database; reading them
 needs the supervisor's right to rebalance the agency's work (`work_item.assign`).
@@ -30,6 +32,9 @@ from cases.models import Case, CaseDecision, Service, WorkItem
 from identity import policy
 from identity.choices import Role
 from identity.models import Agency, User
+from portal.models import SatisfactionRating, SatisfactionResponse
+
+SATISFIED = (SatisfactionRating.SATISFIED, SatisfactionRating.VERY_SATISFIED)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class ServiceFigures:
     automated: int
     decisions: int
     overridden: int
+    responses: int = 0
+    satisfied: int = 0
 
     @staticmethod
     def _share(part: int, whole: int) -> float | None:
@@ -62,6 +69,10 @@ class ServiceFigures:
     @property
     def override_percent(self) -> float | None:
         return self._share(self.overridden, self.decisions)
+
+    @property
+    def satisfaction_percent(self) -> float | None:
+        return self._share(self.satisfied, self.responses)
 
 
 def supervised_agencies(viewer: User) -> list[Agency]:
@@ -91,6 +102,9 @@ def service_figures(*, viewer: User, agency: Agency, days: int = 30) -> list[Ser
         open_items = items.filter(status__in=[WorkItemStatus.OPEN, WorkItemStatus.CLAIMED])
         closed = items.filter(status=WorkItemStatus.COMPLETED, completed_at__gte=since)
         decisions = CaseDecision.objects.filter(case__service=service, decided_at__gte=since)
+        answers = SatisfactionResponse.objects.filter(
+            case__service=service, created_at__gte=since
+        ).aggregate(n=Count("id"), satisfied=Count("id", filter=Q(rating__in=SATISFIED)))
         figures.append(
             ServiceFigures(
                 service=service,
@@ -105,6 +119,8 @@ def service_figures(*, viewer: User, agency: Agency, days: int = 30) -> list[Ser
                 automated=finished["automated"],
                 decisions=decisions.count(),
                 overridden=decisions.filter(overridden=True).count(),
+                responses=answers["n"],
+                satisfied=answers["satisfied"],
             )
         )
     return figures

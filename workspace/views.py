@@ -156,7 +156,8 @@ def _percent(value: float | None) -> str:
 @page("work_item.assign")
 @require_http_methods(["GET"])
 def supervision(request: HttpRequest) -> HttpResponse:
-    """Backlog, SLA, throughput, automation and override rates per service, with charts."""
+    """Backlog, SLA, throughput, automation, override and satisfaction rates per service,
+    with charts."""
     agencies = dashboard.supervised_agencies(_user(request))
     chosen = next((a for a in agencies if a.code == request.GET.get("agency")), None)
     agency = chosen or (agencies[0] if agencies else None)
@@ -174,6 +175,12 @@ def supervision(request: HttpRequest) -> HttpResponse:
         "sla": bars([(r.service.name, r.sla_percent or 0, _percent(r.sla_percent)) for r in rows]),
         "overrides": bars(
             [(r.service.name, r.override_percent or 0, _percent(r.override_percent)) for r in rows]
+        ),
+        "satisfaction": bars(
+            [
+                (r.service.name, r.satisfaction_percent or 0, _percent(r.satisfaction_percent))
+                for r in rows
+            ]
         ),
     }
     context = {"agency": agency, "agencies": agencies, "rows": rows, "charts": charts, "days": 30}

@@ -5,6 +5,8 @@
 - `engine`: `case_submit`, `case_retry`, `cases_fire_timers` (the persistent case engine)
 - `work_items`: claim, release, reassign, complete
 - `overrides`: `case_decision_override`
-- `notifications`: delivery of notifications the `notify` connector wrote
+- `notifications`: delivery of notifications the `notify` connector wrote (e-mail, SMS)
+- `messages`: a case's conversation (`case_message_send`, `case_messages_mark_read`,
+  `case_messages`)
 - `simulation`: `case_decisions_reevaluate` (a candidate rule version on past cases)
 """

@@ -182,12 +182,18 @@ SECURE_CSP = {
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# SMS notifications (docs/operations.md, "Notifications: e-mail and SMS"): logged by default.
+CIVICSTACK_SMS_BACKEND = os.environ.get("CIVICSTACK_SMS_BACKEND", "core.sms.LoggingSmsBackend")
+CIVICSTACK_SMS_URL = os.environ.get("CIVICSTACK_SMS_URL", "")
+CIVICSTACK_SMS_TOKEN = os.environ.get("CIVICSTACK_SMS_TOKEN", "")
+
 # Files people upload (application documents): outside the code, beside the database.
 MEDIA_ROOT = Path(os.environ.get("CIVICSTACK_MEDIA_ROOT", VAR_DIR / "media"))
 # The design system and htmx come from npm (package.json; `make install` runs npm ci and

@@ -1,5 +1,6 @@
 """The citizen's own pages: every case at every agency, one case with its decision letter,
-their data with its sources (and "report a mistake"), and tell us once."""
+its conversation with the caseworker and (once completed) the satisfaction question, their
+data with its sources (and "report a mistake"), and tell us once."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cases import selectors as case_selectors
+from cases.services import messages as case_messages
 from core.errors import ApplicationError
 from identity.models import User
 from identity.views import page
-from portal import corrections, timeline
+from portal import corrections, services, timeline
+from portal.models import SatisfactionRating
 from portal.your_data import FIELD_LABELS, your_data_get
 
 CHANGE_OF_ADDRESS = "change-of-address"
@@ -32,12 +36,125 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/dashboard.html", {"rows": rows})
 
 
+class CaseMessageForm(forms.Form):
+    body = forms.CharField(
+        label=gettext_lazy("Your message"),
+        help_text=gettext_lazy("Up to 5,000 characters. The staff working on your case read it."),
+        required=False,  # the service says what is wrong, beside the field
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+class SatisfactionForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label=gettext_lazy("How satisfied were you with this service?"),
+        choices=SatisfactionRating.choices,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": gettext_lazy("Choose how satisfied you were."),
+            "invalid_choice": gettext_lazy("Choose how satisfied you were."),
+        },
+    )
+    comment = forms.CharField(
+        label=gettext_lazy("How could we improve this service?"),
+        help_text=gettext_lazy(
+            "Up to 1,200 characters. Do not include personal details: this is not read "
+            "as part of your case."
+        ),
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+def _put_error(form: forms.Form, error: ApplicationError) -> None:
+    """The service's refusal beside the fields it names, else at the top of the form."""
+    placed = False
+    for name, problems in error.errors.items():
+        if name in form.fields:
+            for problem in problems:
+                form.add_error(name, problem)
+            placed = True
+    if not placed:
+        form.add_error(None, error.detail)
+
+
+def _case_page(
+    request: HttpRequest,
+    reference: str,
+    *,
+    message_form: CaseMessageForm | None = None,
+    satisfaction_form: SatisfactionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    viewer = _user(request)
+    # a case that is not the viewer's is "not found" (case_get), which the guard makes a 404
+    detail = timeline.case_page(viewer=viewer, reference=reference)
+    if any(not m.from_citizen and m.read_at is None for m in detail.messages):
+        case_messages.case_messages_mark_read(actor=viewer, case=detail.case)
+    context = {
+        "page": detail,
+        "case": detail.case,
+        "message_form": message_form or CaseMessageForm(),
+        "satisfaction_form": satisfaction_form or SatisfactionForm(),
+    }
+    return render(request, "portal/case.html", context, status=status)
+
+
 @page("case.view")
 @require_GET
 def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    # a case that is not the viewer's is "not found" (case_get), which the guard makes a 404
-    detail = timeline.case_page(viewer=_user(request), reference=reference)
-    return render(request, "portal/case.html", {"page": detail, "case": detail.case})
+    return _case_page(request, reference)
+
+
+def _case_url(reference: str, anchor: str) -> str:
+    return f"{reverse('portal:case', kwargs={'reference': reference})}#{anchor}"
+
+
+@page("case.message")
+@require_POST
+def case_message(request: HttpRequest, reference: str) -> HttpResponse:
+    viewer = _user(request)
+    case = case_selectors.case_get(viewer=viewer, reference=reference, purpose="citizen portal")
+    form = CaseMessageForm(request.POST)
+    form.is_valid()
+    try:
+        case_messages.case_message_send(actor=viewer, case=case, body=form.cleaned_data["body"])
+    except ApplicationError as error:
+        if error.status in (403, 404):
+            raise
+        _put_error(form, error)
+        return _case_page(request, reference, message_form=form, status=error.status)
+    messages.success(
+        request, _("Your message has been sent to %(agency)s.") % {"agency": case.agency.name}
+    )
+    return redirect(_case_url(reference, "messages"))
+
+
+@page("satisfaction.give_own")
+@require_POST
+def case_satisfaction(request: HttpRequest, reference: str) -> HttpResponse:
+    viewer = _user(request)
+    case = case_selectors.case_get(viewer=viewer, reference=reference, purpose="citizen portal")
+    form = SatisfactionForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, reference, satisfaction_form=form, status=400)
+    try:
+        services.satisfaction_give(
+            actor=viewer,
+            case=case,
+            rating=form.cleaned_data["rating"],
+            comment=form.cleaned_data["comment"],
+        )
+    except ApplicationError as error:
+        if error.status in (403, 404):
+            raise
+        _put_error(form, error)
+        return _case_page(request, reference, satisfaction_form=form, status=error.status)
+    messages.success(request, _("Thank you for telling us how satisfied you were."))
+    return redirect(_case_url(reference, "satisfaction"))
 
 
 @page("person.view_own")
@@ -130,6 +247,8 @@ def tell_us_once(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("cases/<str:reference>/", case_detail, name="case"),
+    path("cases/<str:reference>/messages/", case_message, name="case_message"),
+    path("cases/<str:reference>/satisfaction/", case_satisfaction, name="case_satisfaction"),
     path("your-data/", my_data, name="my_data"),
     path("your-data/<slug:field>/report-a-mistake/", correction, name="correction"),
     path("tell-us-once/", tell_us_once, name="tell_us_once"),
