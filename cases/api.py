@@ -31,17 +31,21 @@ from cases.schemas import (
     OverrideRateOut,
     QueueLoadOut,
     ReassignIn,
+    ReevaluationOut,
     ServiceFormOut,
     ServiceOut,
     ServiceVersionOut,
+    SimulateIn,
     SlaOut,
     ThroughputOut,
     WorkItemOut,
     WorkItemQuery,
 )
-from cases.services import definitions, engine, overrides, work_items
+from cases.services import definitions, engine, overrides, simulation, work_items
 from core.errors import ValidationFailed
 from core.pagination import Paging, PathId
+from core.timezones import in_utc
+from decisions import selectors as decision_selectors
 from identity import policy
 from identity import selectors as identity_selectors
 from identity.choices import UserKind
@@ -274,6 +278,30 @@ def queue_load(request: HttpRequest, code: AgencyCode) -> Any:
 def override_rates(request: HttpRequest, code: AgencyCode) -> Any:
     agency = identity_selectors.agency_get(code=code)
     return selectors.decision_override_rates(viewer=_user(request), agency=agency)
+
+
+@router.post(
+    "/services/{code}/simulate",
+    response=ReevaluationOut,
+    operation_id="cases_simulate",
+    summary="What a candidate rule version would have decided for the service's past cases",
+)
+@policy.decided_in_service("decision.simulate")
+def simulate(request: HttpRequest, code: ServiceCode, payload: SimulateIn) -> Any:
+    viewer = _user(request)
+    service = selectors.service_get(viewer=viewer, code=code)
+    model = decision_selectors.decision_model_get(
+        viewer=viewer, agency=service.agency, key=payload.model
+    )
+    candidate = decision_selectors.decision_model_version_get(
+        viewer=viewer, model=model, version=payload.version
+    )
+    return simulation.case_decisions_reevaluate(
+        service=service,
+        candidate_version=candidate,
+        actor=viewer,
+        since=in_utc(payload.since) if payload.since else None,
+    )
 
 
 # --- process analytics --------------------------------------------------------------------

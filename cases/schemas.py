@@ -154,6 +154,35 @@ class OverrideRateOut(Schema):
     rate: float
 
 
+class SimulateIn(Schema):
+    model: str = Field(..., min_length=1, max_length=100, description="The decision model key.")
+    version: int = Field(..., ge=1, le=1_000_000, description="The candidate version.")
+    since: datetime | None = Field(None, description="Only decisions made from then on.")
+
+
+class DecisionChangeOut(Schema):
+    case_reference: str
+    element_id: str
+    decision: str
+    recorded: Any
+    candidate: Any
+    overridden: bool
+
+
+class ReevaluationOut(Schema):
+    service: str
+    model: str
+    candidate_version: int
+    total: int
+    changed: int
+    unchanged: int
+    errors: int
+    transitions: dict[str, int]
+    changes: list[DecisionChangeOut]
+    truncated: bool
+    seconds: float
+
+
 # --- process analytics --------------------------------------------------------------------
 
 

@@ -105,3 +105,31 @@ def test_an_analyst_of_another_agency_is_refused(service, analyst):
         simulation.case_decisions_reevaluate(
             service=service, candidate_version=candidate, actor=outsider
         )
+
+
+def test_the_api_simulates_a_candidate_on_past_cases(service, citizen, analyst, caseworker):
+    from cases.tests.test_api import BASE, _client, _post
+
+    # given a past case in the review band and a candidate that approves it
+    in_band = _submit(service, citizen, 21_000)
+    candidate = _candidate(analyst, low_below=22_000)
+    body = {"model": "test-benefit-eligibility", "version": candidate.version}
+    # when the analyst asks the API
+    answer = _post(_client(analyst), f"{BASE}/services/test-benefit/simulate", body)
+    # then the change is named, and nothing was decided again
+    assert answer.status_code == 200
+    report = answer.json()
+    assert (report["total"], report["changed"]) == (1, 1)
+    assert report["changes"][0]["case_reference"] == in_band.reference
+    assert (report["changes"][0]["recorded"], report["changes"][0]["candidate"]) == (
+        "review",
+        "approve",
+    )
+    # and a caseworker is refused, an unknown version is a clear 404
+    refused = _post(_client(caseworker), f"{BASE}/services/test-benefit/simulate", body)
+    assert refused.status_code == 403
+    missing = _post(
+        _client(analyst), f"{BASE}/services/test-benefit/simulate", {**body, "version": 99}
+    )
+    assert missing.status_code == 404
+    assert missing["Content-Type"].startswith("application/problem+json")
