@@ -23,6 +23,7 @@ input error.
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -313,7 +314,15 @@ def decrypt(token: str, *, context: str) -> str:
     return plain.decode("utf-8")
 
 
+@functools.lru_cache(maxsize=8)
+def _index_mac(key: bytes) -> "hmac.HMAC":
+    """The keyed HMAC before any message: copying it skips re-keying for every value."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def blind_index(value: str, *, context: str, normaliser: Normaliser = normalise_identifier) -> str:
     """HMAC-SHA256 (hex) of the normalised value: equal identifiers, equal index."""
     message = context.encode("utf-8") + b"\x00" + normaliser(value).encode("utf-8")
-    return hmac.new(get_keyring().index_key, message, hashlib.sha256).hexdigest()
+    mac = _index_mac(get_keyring().index_key).copy()
+    mac.update(message)
+    return mac.hexdigest()

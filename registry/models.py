@@ -286,10 +286,13 @@ class RejectedRow(models.Model):
         return f"batch {self.batch_id} row {self.row_number}"
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
 def new_person_id() -> str:
     """A master person id: "P" and 12 characters of Crockford base32 (60 random bits)."""
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    return "P" + "".join(secrets.choice(alphabet) for _ in range(12))
+    bits = secrets.randbits(60)  # one call: a link run makes hundreds of thousands
+    return "P" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(55, -1, -5))
 
 
 class Person(models.Model):
@@ -467,3 +470,39 @@ class MatchCandidate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} ~ {self.other_id} ({self.match_probability:.3f})"
+
+
+class PairRule(models.TextChoices):
+    SAME = "same", _("Same person")
+    DIFFERENT = "different", _("Different people")
+
+
+class LinkConstraint(models.Model):
+    """A data steward's word on two records, which batch linkage keeps to.
+
+    Written by clerical review: an accepted pair and a merge say "same person" (must-link),
+    a rejected pair and a split say "different people" (cannot-link). For each pair the
+    latest active row counts; undoing an action deactivates the rows it wrote.
+    """
+
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    rule = models.CharField(max_length=16, choices=PairRule.choices)
+    reason = models.CharField(max_length=16, choices=MembershipReason.choices)
+    action = models.UUIDField(null=True, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    active = models.BooleanField(default=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("link constraint")
+        ordering = ["record_id", "other_id", "-at", "-id"]
+        indexes = [
+            models.Index(fields=["record", "other"], name="registry_constraint_pair"),
+            models.Index(fields=["other"], name="registry_constraint_other"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} {self.rule} {self.other_id}"

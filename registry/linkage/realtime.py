@@ -14,6 +14,16 @@
    a new person and the pair waits for a data steward as a MatchCandidate (origin
    "realtime"). A change of person is a MembershipEvent (reason "realtime"); the decision
    is audited.
+
+A record that already has a person (a feed sent it again with changed data) is matched
+again the same way, its own person's other records among the candidates: it stays when
+they still match best, moves to another person that matches above the threshold, or
+leaves for a person of its own (keeping its person when it was that person's only
+record). A person it leaves empty is retired. Stewards' decisions hold
+(registry.models.LinkConstraint): a record a steward put with another ("same person")
+keeps its person ("kept"), and the persons of records a steward told apart from it
+("different people") are never candidates. The golden records of the persons concerned
+are refreshed after commit.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core import audit
@@ -33,9 +44,11 @@ from registry.linkage import frame as linkage_frame
 from registry.linkage import model as linkage_model
 from registry.models import (
     LinkageModel,
+    LinkConstraint,
     MatchCandidate,
     MembershipEvent,
     MembershipReason,
+    PairRule,
     Person,
     SourceRecord,
 )
@@ -56,7 +69,7 @@ class NoLinkageModel(ApplicationError):
 @dataclass(frozen=True)
 class RealtimeMatch:
     person: Person
-    decision: str  # joined | new | review
+    decision: str  # joined | new | review | kept (a steward's decision holds it)
     probability: float | None  # the best candidate's, None when there was none
     other: SourceRecord | None  # the best candidate record
     candidates: int
@@ -114,14 +127,51 @@ def record_match_realtime(*, record: SourceRecord, actor: User) -> RealtimeMatch
     scorer = scoring_model(model)
     left_base = linkage_frame.base_values(record)
     left = linkage_frame.features(left_base)
+    same, different = _steward_pairs(record)
+    if record.person_id and same:
+        return _kept(record=record, actor=actor, model=model)
     best: tuple[float, dict[str, Any], comparisons.PairScore] | None = None
     candidates = _candidates(record, left)
+    if different:
+        apart = set(
+            SourceRecord.objects.filter(pk__in=different, person__isnull=False).values_list(
+                "person_id", flat=True
+            )
+        )
+        candidates = [c for c in candidates if c["person_id"] not in apart]
     for values in candidates:
         right = linkage_frame.features(linkage_frame._base_from_row(values))
         score = comparisons.score_pair(scorer, left, right)
         if best is None or score.probability > best[0]:
             best = (score.probability, values, score)
     return _decide(record=record, actor=actor, model=model, best=best, candidates=len(candidates))
+
+
+def _steward_pairs(record: SourceRecord) -> tuple[set[int], set[int]]:
+    """The records a steward put with this one, and those told apart from it (in force)."""
+    latest: dict[int, str] = {}
+    rows = (
+        LinkConstraint.objects.filter(Q(record=record) | Q(other=record), active=True)
+        .order_by("at", "id")
+        .values_list("record_id", "other_id", "rule")
+    )
+    for left, right, rule in rows:
+        latest[right if left == record.pk else left] = rule
+    same = {pk for pk, rule in latest.items() if rule == PairRule.SAME}
+    return same, {pk for pk, rule in latest.items() if rule == PairRule.DIFFERENT}
+
+
+def _kept(*, record: SourceRecord, actor: User, model: LinkageModel) -> RealtimeMatch:
+    person = Person.objects.get(pk=record.person_id)
+    audit.record(
+        actor=actor,
+        action="linkage.realtime_match",
+        subject_person=person.pk,
+        target=record,
+        data={"decision": "kept", "reason": "steward decision", "model_version": model.version},
+    )
+    transaction.on_commit(lambda: person_golden_refresh(person_ids=[person.pk]))
+    return RealtimeMatch(person, "kept", None, None, 0)
 
 
 @transaction.atomic
@@ -135,13 +185,23 @@ def _decide(
 ) -> RealtimeMatch:
     probability = best[0] if best else None
     other = SourceRecord.objects.get(pk=best[1]["id"]) if best else None
+    previous = record.person_id
+    alone = (
+        previous is not None
+        and not SourceRecord.objects.filter(person_id=previous).exclude(pk=record.pk).exists()
+    )
     if best is not None and best[0] >= model.match_threshold:
         person = Person.objects.get(pk=best[1]["person_id"])
         decision = "joined"
+    elif alone:
+        person = Person.objects.get(pk=previous)  # already a person of its own
+        decision = "review" if best is not None and best[0] >= model.review_threshold else "new"
     else:
         person = Person.objects.create()
         decision = "review" if best is not None and best[0] >= model.review_threshold else "new"
-    previous = record.person_id
+    if previous is not None and previous != person.pk and alone:
+        # the record was its person's last: that person leaves the index, into this one
+        Person.objects.filter(pk=previous).update(retired_at=timezone.now(), merged_into=person)
     if previous != person.pk:
         SourceRecord.objects.filter(pk=record.pk).update(person=person)
         record.person = person
@@ -177,7 +237,9 @@ def _decide(
             "probability": probability,
             "candidates": candidates,
             "model_version": model.version,
+            "previous_person": previous,
         },
     )
-    transaction.on_commit(lambda: person_golden_refresh(person_ids=[person.pk]))
+    concerned = [p for p in (person.pk, previous) if p]
+    transaction.on_commit(lambda: person_golden_refresh(person_ids=concerned))
     return RealtimeMatch(person, decision, probability, other, candidates)

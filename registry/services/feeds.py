@@ -646,12 +646,25 @@ class _RecordWriter:
             return
         connection = self.connection
         defaults = self.defaults
+        # A value every row of the chunk shares (the batch, the agency, the load's time, a
+        # default) passes through its field once, not once per row.
+        shared: dict[str, Any] = {}
+        for attname, convert, f in self.insert_plan:
+            if not convert:
+                continue
+            first = records[0].get(attname, defaults[attname])
+            if all(v.get(attname, defaults[attname]) is first for v in records):
+                shared[attname] = f.get_db_prep_save(first, connection)
+        plan = [(a, c and a not in shared, f) for a, c, f in self.insert_plan]
         params = []
         for values in records:
             values["national_id_index"] = _NATIONAL_ID_INDEX.index_for(values.get("national_id"))
             values["national_id_near"] = _NATIONAL_ID_NEAR.value_for(values.get("national_id"))
             row = []
-            for attname, convert, f in self.insert_plan:
+            for attname, convert, f in plan:
+                if attname in shared:
+                    row.append(shared[attname])
+                    continue
                 value = values[attname] if attname in values else defaults[attname]
                 row.append(f.get_db_prep_save(value, connection) if convert else value)
             params.append(row)

@@ -18,7 +18,7 @@ import csv
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import pandas as pd
@@ -31,17 +31,19 @@ from core import audit
 from core.errors import ApplicationError
 from identity import policy
 from identity.models import User
-from registry.linkage import comparisons, ids, pipeline
+from registry.linkage import comparisons, constraints, ids, pipeline
 from registry.linkage import frame as linkage_frame
 from registry.linkage import model as linkage_model
 from registry.models import (
     BatchStatus,
     CandidateStatus,
     LinkageModel,
+    LinkConstraint,
     LinkRun,
     MatchCandidate,
     MembershipEvent,
     MembershipReason,
+    PairRule,
     Person,
     SourceRecord,
     new_person_id,
@@ -159,25 +161,31 @@ def link_run(
     engine: str = "duckdb",
     retrain: bool = False,
     threshold: float | None = None,
+    timings: dict[str, float] | None = None,
 ) -> LinkRun:
     """Link every source record into persons with stable ids (see the module docstring).
 
     Trains a model first when `retrain` is set or no usable model exists. `threshold`
-    overrides the model's match threshold for this run.
+    overrides the model's match threshold for this run. `timings`, when given, receives
+    the seconds of each stage: read, train, link (predict and cluster), persist and golden.
     """
     policy.authorize(actor, "linkage.manage")
     _check_engine(engine)
     _check_threshold(threshold, "match threshold")
     started = time.perf_counter()
+    clock = _Stopwatch(timings)
     records = linkage_frame.records_frame()
+    clock.lap("read")
     model = linkage_model_active()
     if retrain or not _model_usable(model):
         model = _train(actor=actor, engine=engine, records=records, previous=model)
+    clock.lap("train")
     assert model is not None
     match_threshold = threshold if threshold is not None else model.match_threshold
     review_threshold = min(model.review_threshold, match_threshold)
     run = LinkRun.objects.create(model=model, engine=engine, actor=actor, records=len(records))
     try:
+        different: list[tuple[int, int]] = []
         if len(records) == 0:
             clusters = pd.DataFrame({"unique_id": [], "cluster_id": []})
             predictions = pd.DataFrame()
@@ -192,6 +200,15 @@ def link_run(
                 prepared=True,
             )
             clusters, predictions = result.clusters, result.predictions
+            same, different = link_constraints_current()
+            clusters = constraints.apply(
+                clusters,
+                predictions,
+                threshold=match_threshold,
+                same=same,
+                different=different,
+            )
+        clock.lap("link")
         touched = _apply(
             run=run,
             model=model,
@@ -202,15 +219,32 @@ def link_run(
             review_threshold=review_threshold,
             records=records,
             started=started,
+            different=different,
         )
     except Exception as exc:
         LinkRun.objects.filter(pk=run.pk).update(
             status=BatchStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
+    clock.lap("persist")
     person_golden_refresh(person_ids=touched)
+    clock.lap("golden")
     run.refresh_from_db()
     return run
+
+
+class _Stopwatch:
+    """Seconds per stage of a run, written into `into` (nothing when it is None)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[stage] = self.into.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 @transaction.atomic
@@ -225,6 +259,7 @@ def _apply(
     review_threshold: float,
     records: pd.DataFrame,
     started: float,
+    different: list[tuple[int, int]],
 ) -> set[str]:
     record_clusters = dict(
         zip(clusters["unique_id"].tolist(), clusters["cluster_id"].tolist(), strict=True)
@@ -238,26 +273,11 @@ def _apply(
         new_id=new_person_id,
     )
     now = timezone.now()
-    Person.objects.bulk_create(
-        [Person(id=pid, created_at=now) for pid in plan.created], batch_size=CHUNK
-    )
-    _set_persons([(record, new) for record, (_old, new) in plan.moves.items()])
+    persons_insert(plan.created, now=now)
     action = uuid.uuid4()
-    MembershipEvent.objects.bulk_create(
-        (
-            MembershipEvent(
-                record_id=record,
-                from_person_id=old,
-                to_person_id=new,
-                reason=MembershipReason.LINK_RUN,
-                action=action,
-                run=run,
-                actor=actor,
-                at=now,
-            )
-            for record, (old, new) in plan.moves.items()
-        ),
-        batch_size=CHUNK,
+    _set_persons(
+        [(record, old, new) for record, (old, new) in plan.moves.items()],
+        event={"action": action, "run": run, "actor": actor, "at": now},
     )
     _retire(plan.retired, now=now)
     scoring = comparisons.ScoringModel.from_json(model.splink_model)
@@ -270,6 +290,7 @@ def _apply(
         match_threshold=match_threshold,
         review_threshold=review_threshold,
         records=records,
+        different=different,
     )
     superseded = _supersede_joined_candidates()
     _store_term_frequencies(model, records, run)
@@ -306,32 +327,126 @@ def _apply(
     return touched - set(plan.retired)
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
+def link_constraints_current() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Stewards' decisions in force: (same-person pairs, different-people pairs).
+
+    For each pair of records the latest active LinkConstraint counts (registry.models).
+    """
+    latest: dict[tuple[int, int], str] = {}
+    rows = (
+        LinkConstraint.objects.filter(active=True)
+        .order_by("at", "id")
+        .values_list("record_id", "other_id", "rule")
+    )
+    for record, other, rule in rows.iterator(chunk_size=CHUNK):
+        latest[(min(record, other), max(record, other))] = rule
+    same = [pair for pair, rule in latest.items() if rule == PairRule.SAME]
+    different = [pair for pair, rule in latest.items() if rule == PairRule.DIFFERENT]
+    return same, different
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _set_persons(moves: list[tuple[int, str]]) -> None:
-    """Point many records at their new persons with one UPDATE through a temporary table."""
+def persons_insert(person_ids: list[str], *, now: Any) -> None:
+    """New, empty persons (their golden records come later), in one executemany."""
+    if not person_ids:
+        return
+    quote = connection.ops.quote_name
+    table = quote(Person._meta.db_table)
+    at = Person._meta.get_field("created_at").get_db_prep_save(now, connection)
+    columns = (
+        "id",
+        "golden",
+        "given_name",
+        "family_name",
+        "std_given_name",
+        "std_family_name",
+        "created_at",
+        "updated_at",
+    )
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - model's names
+    with connection.cursor() as cursor:
+        for chunk in _chunks(person_ids):
+            cursor.executemany(sql, [(pid, "", "", "", "", "", at, at) for pid in chunk])
+
+
+def _set_persons(
+    moves: Sequence[tuple[int, str | None, str]], *, event: dict[str, Any] | None = None
+) -> None:
+    """Point many records at their new persons with one UPDATE through a temporary table.
+
+    `moves` are (record, old person or None, new person). With `event` (action, run, actor,
+    at), one MembershipEvent per move is written by one INSERT ... SELECT from the same
+    table: set operations in the database instead of a model instance per record.
+    """
     if not moves:
         return
-    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    quote = connection.ops.quote_name
+    table = quote(SourceRecord._meta.db_table)
     temp = "registry_link_moves"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {temp}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {temp} (record_id bigint PRIMARY KEY, person_id varchar(16))"
+            f"CREATE TEMPORARY TABLE {temp} (record_id bigint PRIMARY KEY, "
+            "from_person_id varchar(16), person_id varchar(16))"
         )
         for chunk in _chunks(moves):
             cursor.executemany(
-                f"INSERT INTO {temp} (record_id, person_id) VALUES (%s, %s)",  # noqa: S608
+                f"INSERT INTO {temp} (record_id, from_person_id, person_id) "  # noqa: S608
+                "VALUES (%s, %s, %s)",
                 chunk,
             )
         cursor.execute(
             f"UPDATE {table} SET person_id = (SELECT m.person_id FROM {temp} m "  # noqa: S608
             f"WHERE m.record_id = {table}.id) WHERE id IN (SELECT record_id FROM {temp})"
         )
+        if event is not None:
+            _events_insert(cursor, temp, event)
         cursor.execute(f"DROP TABLE {temp}")
+
+
+def _events_insert(cursor: Any, temp: str, event: dict[str, Any]) -> None:
+    """One link-run MembershipEvent per row of the moves table, in one statement."""
+    quote = connection.ops.quote_name
+    meta = MembershipEvent._meta
+
+    def prep(name: str, value: Any) -> Any:
+        return meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+
+    run, actor = event["run"], event["actor"]
+    columns = (
+        "record_id",
+        "from_person_id",
+        "to_person_id",
+        "reason",
+        "action",
+        "run_id",
+        "actor_id",
+        "note",
+        "undone",
+        "at",
+    )
+    values = (
+        prep("reason", MembershipReason.LINK_RUN.value),
+        prep("action", event["action"]),
+        run.pk if run is not None else None,
+        actor.pk if actor is not None and actor.pk else None,
+        "",
+        prep("undone", False),
+        prep("at", event["at"]),
+    )
+    # Values are parameters; the names come from the model.
+    cursor.execute(
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+        f"SELECT record_id, from_person_id, person_id, %s, %s, %s, %s, %s, %s, %s "
+        f"FROM {temp} ORDER BY record_id",
+        values,
+    )
 
 
 def _retire(retired: dict[str, str | None], *, now: Any) -> None:
@@ -353,6 +468,7 @@ def _review_candidates(
     match_threshold: float,
     review_threshold: float,
     records: pd.DataFrame,
+    different: list[tuple[int, int]],
 ) -> int:
     """The best uncertain pair between each two persons, as a MatchCandidate."""
     if predictions.empty:
@@ -367,6 +483,15 @@ def _review_candidates(
     person_r = uncertain["unique_id_r"].map(record_clusters).map(cluster_person)
     uncertain = uncertain.assign(person_l=person_l, person_r=person_r)
     uncertain = uncertain[uncertain["person_l"] != uncertain["person_r"]]
+    # Two persons a steward already told apart (a rejected pair, a split) are not proposed.
+    told_apart = set()
+    for a, b in different:
+        pa = cluster_person.get(record_clusters.get(a))
+        pb = cluster_person.get(record_clusters.get(b))
+        told_apart |= {(pa, pb), (pb, pa)}
+    if told_apart:
+        asked = pd.Series(list(zip(uncertain["person_l"], uncertain["person_r"], strict=True)))
+        uncertain = uncertain[~asked.isin(told_apart).to_numpy()]
     if uncertain.empty:
         return 0
     a = uncertain[["person_l", "person_r"]].min(axis=1)
@@ -452,26 +577,26 @@ def persons_export_links(*, actor: User, out: SupportsWrite) -> int:
 
 
 def records_match(*, record_ids: Iterable[int], actor: User) -> dict[str, int]:
-    """After a feed load: give each new record a person at once, refresh changed persons.
+    """After a feed load: match each new or changed record at once, refresh golden records.
 
-    Records without a person are matched in real time (join, new person, or new person
-    with a pair for review). Records that already have one keep it (a changed record
-    moves, if it must, at the next batch link run, which sees all pairs at once); their
-    persons' golden records are refreshed. With no trained model yet, nothing is matched:
-    the first `manage.py link` links everyone. Returns counts by outcome.
+    Every record is matched in real time (registry.linkage.realtime): a new one joins a
+    person, becomes a new one, or a new one with a pair for review; a changed one (the
+    agency sent it again with other values) is matched again and stays, moves, or leaves
+    its person, unless a steward's decision holds it ("kept"). The golden records of the
+    persons concerned are refreshed. With no trained model yet, nothing is matched (the
+    first `manage.py link` links everyone): changed records' persons are only refreshed.
+    Returns counts by outcome.
     """
     from registry.linkage.realtime import record_match_realtime
 
-    counts = {"joined": 0, "new": 0, "review": 0, "refreshed": 0, "waiting": 0}
+    counts = {"joined": 0, "new": 0, "review": 0, "kept": 0, "refreshed": 0, "waiting": 0}
     records = list(SourceRecord.objects.filter(pk__in=list(record_ids)).order_by("pk"))
-    linked = {r.person_id for r in records if r.person_id}
-    if linked:
-        person_golden_refresh(person_ids={str(p) for p in linked})
-        counts["refreshed"] = len(linked)
     if linkage_model_active() is None:
+        linked = {str(r.person_id) for r in records if r.person_id}
+        if linked:
+            counts["refreshed"] = person_golden_refresh(person_ids=linked)
         counts["waiting"] = sum(1 for r in records if not r.person_id)
         return counts
     for record in records:
-        if not record.person_id:
-            counts[record_match_realtime(record=record, actor=actor).decision] += 1
+        counts[record_match_realtime(record=record, actor=actor).decision] += 1
     return counts

@@ -12,6 +12,12 @@ What a steward can expect:
 - **Reject** says "different people". The candidate stays, rejected: the unique
   (record, other) pair keeps the pair from being proposed again (linkage asks
   `match_pair_rejected`, which checks both orders).
+
+Every decision also binds later batch runs (`manage.py link`), as a `LinkConstraint` per
+pair of records: an accepted pair and a merge (every record of both persons) are "same
+person", a rejected pair and a split (each record split off against each that stayed)
+are "different people"; registry.linkage.constraints clusters with them. Undoing an
+action deactivates its constraints.
 - **Merge** moves every record of one person to another and retires the first.
 - **Split** moves chosen records of a person to a new person; it never takes them all.
 - **Undo** reverses every membership change of one action: records go back to their
@@ -50,9 +56,11 @@ from identity import policy
 from identity.models import User
 from registry.models import (
     CandidateStatus,
+    LinkConstraint,
     MatchCandidate,
     MembershipEvent,
     MembershipReason,
+    PairRule,
     Person,
     SourceRecord,
 )
@@ -164,6 +172,14 @@ def match_candidate_accept(
     candidate.decided_by = actor
     candidate.decided_at = now
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    _constrain(
+        [(record.pk, other.pk)],
+        rule=PairRule.SAME,
+        reason=MembershipReason.REVIEW,
+        action=action,
+        actor=actor,
+        now=now,
+    )
     superseded = _supersede_moot([r.pk for r in moves] + [record.pk, other.pk], actor, now)
 
     concerned = _ids(survivor.pk, retired.pk if retired else None)
@@ -203,6 +219,14 @@ def match_candidate_reject(
     candidate.decided_by = actor
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    _constrain(
+        [(candidate.record_id, candidate.other_id)],
+        rule=PairRule.DIFFERENT,
+        reason=MembershipReason.REVIEW,
+        action=None,
+        actor=actor,
+        now=candidate.decided_at,
+    )
     person_ids = SourceRecord.objects.filter(
         pk__in=[candidate.record_id, candidate.other_id]
     ).values_list("person_id", flat=True)
@@ -244,6 +268,19 @@ def persons_merge(
     now = timezone.now()
     action = uuid.uuid4()
     moves = list(SourceRecord.objects.select_for_update().filter(person=merged).order_by("pk"))
+    kept = list(
+        SourceRecord.objects.filter(person=survivor).order_by("pk").values_list("pk", flat=True)
+    )
+    # every record of both persons stays together: a star from the survivor's first record
+    together = kept + [r.pk for r in moves]
+    _constrain(
+        [(together[0], pk) for pk in together[1:]],
+        rule=PairRule.SAME,
+        reason=MembershipReason.MERGE,
+        action=action,
+        actor=actor,
+        now=now,
+    )
     _move(
         moves,
         to=survivor,
@@ -305,7 +342,17 @@ def person_split(
     now = timezone.now()
     action = uuid.uuid4()
     new = Person.objects.create(created_at=now)
-    moves = [r for r in records if r.pk in set(wanted)]
+    chosen = set(wanted)
+    moves = [r for r in records if r.pk in chosen]
+    # no record split off may be linked again with one that stayed
+    _constrain(
+        [(stay.pk, gone.pk) for stay in records if stay.pk not in chosen for gone in moves],
+        rule=PairRule.DIFFERENT,
+        reason=MembershipReason.SPLIT,
+        action=action,
+        actor=actor,
+        now=now,
+    )
     _move(
         moves,
         to=new,
@@ -384,6 +431,8 @@ def membership_action_undo(*, action: uuid.UUID, actor: User, note: str = "") ->
         SourceRecord.objects.filter(pk=e.record_id).update(person_id=e.from_person_id)
     MembershipEvent.objects.bulk_create(reverse)
     MembershipEvent.objects.filter(pk__in=[e.pk for e in events]).update(undone=True)
+    # the undone decision no longer binds batch linkage
+    LinkConstraint.objects.filter(action=action, active=True).update(active=False)
 
     restored, retired = _undo_person_states(persons, events, at=at, now=now)
     reopened = _reopen_candidates([e.record_id for e in events], at=at)
@@ -505,6 +554,31 @@ def _move(
         for r in records
     )
     SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(person=to)
+
+
+def _constrain(
+    pairs: Iterable[tuple[int, int]],
+    *,
+    rule: str,
+    reason: str,
+    action: uuid.UUID | None,
+    actor: User,
+    now: datetime,
+) -> None:
+    """Record the steward's word on these pairs for the next batch runs (LinkConstraint)."""
+    LinkConstraint.objects.bulk_create(
+        LinkConstraint(
+            record_id=min(a, b),
+            other_id=max(a, b),
+            rule=rule,
+            reason=reason,
+            action=action,
+            actor=actor if actor.pk else None,
+            at=now,
+        )
+        for a, b in pairs
+        if a != b
+    )
 
 
 def _retire(person: Person, *, into: Person | None, now: datetime) -> None:

@@ -1,6 +1,7 @@
 import csv
 import io
 import itertools
+import re
 from collections import defaultdict
 
 import pytest
@@ -186,6 +187,8 @@ def test_link_command_prints_a_summary(population):
     text = out.getvalue()
     assert f"{SourceRecord.objects.count():,} records" in text
     assert f"{Person.objects.filter(retired_at__isnull=True).count():,} persons" in text
+    # and how long each stage took, golden records included
+    assert re.search(r"Stages: read [\d.]+ s, train [\d.]+ s, link .* golden [\d.]+ s", text)
 
 
 def test_link_command_rejects_an_impossible_threshold(db):

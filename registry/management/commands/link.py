@@ -48,12 +48,14 @@ class Command(BaseCommand):
             elif not SourceRecord.objects.filter(person__isnull=True).exists():
                 self.stdout.write("Every source record already has a person: nothing to link.")
                 return
+        stages: dict[str, float] = {}
         try:
             run = linkage.link_run(
                 actor=system_actor(),
                 engine=options["engine"],
                 retrain=retrain,
                 threshold=threshold,
+                timings=stages,
             )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from exc
@@ -63,6 +65,9 @@ class Command(BaseCommand):
             f"({run.persons_created:,} new, {run.persons_retired:,} retired), "
             f"{run.membership_changes:,} membership changes, {run.review_pairs:,} pairs "
             f"for review, in {run.seconds:.1f} s."
+        )
+        self.stdout.write(
+            "Stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages.items())
         )
 
 
