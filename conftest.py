@@ -99,7 +99,8 @@ def axe_check() -> Callable[[Any], None]:
 
 @pytest.fixture
 def sign_in() -> Callable[..., None]:
-    """sign_in(page, user, password): through the real sign-in pages, TOTP step included."""
+    """sign_in(page, user, password): through the real sign-in pages by keyboard, TOTP step
+    included."""
 
     def do(page: Any, user: Any, password: str) -> None:
         from django_otp.oath import totp
@@ -110,15 +111,19 @@ def sign_in() -> Callable[..., None]:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
             if device is None:
                 device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+        # by keyboard alone, as the journey tests require: type, then Enter submits
         page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Username").focus()
+        page.keyboard.type(user.username)
+        page.get_by_label("Password").focus()
+        page.keyboard.type(password)
+        page.keyboard.press("Enter")
         if device is not None:
             page.wait_for_url("**/accounts/login/verify/**")
             code = f"{totp(device.bin_key, step=device.step, t0=device.t0):06d}"
-            page.get_by_label("Security code").fill(code)
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_label("Security code").focus()
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
         page.wait_for_url(lambda url: "/accounts/login" not in url)
 
     return do

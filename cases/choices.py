@@ -2,20 +2,22 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CaseStatus(models.TextChoices):
-    RUNNING = "running", _("Running")
-    WAITING = "waiting", _("Waiting (for a person or a timer)")
-    NEEDS_ATTENTION = "needs_attention", _("Needs attention")
-    COMPLETED = "completed", _("Completed")
+    # Contexts: Spanish and other languages agree the word with "case" or "task".
+    RUNNING = "running", pgettext_lazy("case status", "Running")
+    WAITING = "waiting", pgettext_lazy("case status", "Waiting (for a person or a timer)")
+    NEEDS_ATTENTION = "needs_attention", pgettext_lazy("case status", "Needs attention")
+    COMPLETED = "completed", pgettext_lazy("case status", "Completed")
 
 
 class WorkItemStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    CLAIMED = "claimed", _("Claimed")
-    COMPLETED = "completed", _("Completed")
-    CANCELLED = "cancelled", _("Cancelled")
+    OPEN = "open", pgettext_lazy("task status", "Open")
+    CLAIMED = "claimed", pgettext_lazy("task status", "Claimed")
+    COMPLETED = "completed", pgettext_lazy("task status", "Completed")
+    CANCELLED = "cancelled", pgettext_lazy("task status", "Cancelled")
 
 
 class SlaStatus(models.TextChoices):

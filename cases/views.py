@@ -33,7 +33,7 @@ from cases.explain import decision_rows
 from cases.models import Case, CaseDecision, WorkItem
 from cases.schema_forms import form_data, schema_form_class
 from cases.services import messages as case_messages
-from cases.services import work_items
+from cases.services import overrides, work_items
 from core.errors import ApplicationError, ValidationFailed
 from identity import policy
 from identity import selectors as identity_selectors
@@ -371,6 +371,7 @@ class DecisionView:
     decision: CaseDecision
     outcome: str
     rows: list[dict[str, Any]]
+    override_form: forms.Form | None = None
 
 
 def _text(value: Any) -> str:
@@ -443,13 +444,22 @@ def _work_item_render(
     *,
     status: int = 200,
     message_form: CaseMessageForm | None = None,
+    override_form: tuple[int, forms.Form] | None = None,
 ) -> HttpResponse:
     viewer = _user(request)
+    may_override = policy.can(viewer, "case.override", case)
     decisions = [
         DecisionView(
             decision=d,
             outcome=_text(d.outputs),
             rows=decision_rows(d.evaluation.trace or {}),
+            override_form=(
+                override_form[1]
+                if override_form and override_form[0] == d.pk
+                else OverrideForm(prefix=f"override{d.pk}")
+            )
+            if may_override
+            else None,
         )
         for d in selectors.case_decisions(viewer=viewer, case=case).select_related("evaluation")
     ]
@@ -475,6 +485,64 @@ def _work_item_render(
         "message_form": message_form or CaseMessageForm(prefix="message"),
     }
     return render(request, "cases/work_item.html", context, status=status)
+
+
+class OverrideForm(forms.Form):
+    outcome = forms.CharField(
+        label=gettext_lazy("Your outcome"),
+        max_length=200,
+        help_text=gettext_lazy("The outcome you decide instead, for example approve or reject."),
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Why you override the automated decision"),
+        required=False,  # the service says a reason is needed, beside the field
+        max_length=2000,
+        help_text=gettext_lazy("Recorded with the decision; the applicant sees it."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+@page("case.override")
+@require_POST
+def decision_override(request: HttpRequest, item_id: int, decision_id: int) -> HttpResponse:
+    """Override one automated decision of the work item's case, with a reason."""
+    viewer = _user(request)
+    try:
+        item = selectors.work_item_get(viewer=viewer, item_id=item_id)
+        case = selectors.case_get(viewer=viewer, reference=item.case.reference, purpose="work item")
+        decision = selectors.case_decision_get(viewer=viewer, case=case, decision_id=decision_id)
+    except ApplicationError as error:
+        return _error_page(request, error)
+    form = OverrideForm(request.POST, prefix=f"override{decision.pk}")
+    status = 400
+    if form.is_valid():
+        try:
+            overrides.case_decision_override(
+                decision=decision,
+                outcome=form.cleaned_data["outcome"].strip(),
+                reason=form.cleaned_data["reason"],
+                actor=viewer,
+            )
+        except ApplicationError as error:
+            _put_error(form, error)
+            status = error.status
+        else:
+            messages.success(
+                request,
+                _("The decision “%(name)s” on case %(ref)s is overridden.")
+                % {"name": decision.decision, "ref": case.reference},
+            )
+            return redirect(reverse("cases:work_item", kwargs={"item_id": item_id}))
+    schema = (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
+    return _work_item_render(
+        request,
+        item,
+        case,
+        schema_form_class(schema)(),
+        schema,
+        status=status,
+        override_form=(decision.pk, form),
+    )
 
 
 class CaseMessageForm(forms.Form):
@@ -650,6 +718,11 @@ urlpatterns: list[URLPattern] = [
     path("work/<int:item_id>/claim/", work_item_claim, name="work_item_claim"),
     path("work/<int:item_id>/release/", work_item_release, name="work_item_release"),
     path("work/<int:item_id>/messages/", work_item_message, name="work_item_message"),
+    path(
+        "work/<int:item_id>/decisions/<int:decision_id>/override/",
+        decision_override,
+        name="decision_override",
+    ),
     path("supervision/", queue_load, name="queue_load"),
     path("supervision/<int:item_id>/reassign/", work_item_reassign, name="work_item_reassign"),
 ]
