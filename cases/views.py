@@ -480,6 +480,7 @@ def _work_item_render(
         "is_mine": item.assignee_id == viewer.pk,
         "can_assign": policy.can(viewer, "work_item.assign", item),
         "applicant_person": _applicant_person_id(viewer, case),
+        "documents": _documents(case),
         "can_message": can_message,
         "conversation": conversation,
         "message_form": message_form or CaseMessageForm(prefix="message"),
@@ -594,6 +595,18 @@ def work_item_message(request: HttpRequest, item_id: int) -> HttpResponse:
         request, _("Your message on case %(ref)s has been sent.") % {"ref": case.reference}
     )
     return redirect(f"{reverse('cases:work_item', kwargs={'item_id': item_id})}#messages")
+
+
+def _documents(case: Case) -> list[tuple[str, str]]:
+    """(label, link) of the documents the applicant attached, read in the staff workspace."""
+    properties = (case.service_version.form_schema or {}).get("properties", {})
+    found = []
+    for name, spec in properties.items():
+        value = (case.data or {}).get(name)
+        if value and ((spec or {}).get("format") == "binary" or "x-upload" in (spec or {})):
+            link = reverse("workspace:case_document", args=[case.reference, str(value)])
+            found.append((str((spec or {}).get("title") or name), link))
+    return found
 
 
 def _applicant_person_id(viewer: User, case: Case) -> str | None:

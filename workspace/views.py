@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ from identity.models import User
 from identity.views import page
 from registry.services.persons import GOLDEN_FIELDS
 from registry.views.persons import FIELD_LABELS
-from workspace import dashboard, selectors, services
+from workspace import dashboard, documents, selectors, services
 
 
 class PurposeForm(forms.Form):
@@ -187,7 +187,31 @@ def supervision(request: HttpRequest) -> HttpResponse:
     return render(request, "workspace/supervision.html", context)
 
 
+@page("case.view")
+@require_http_methods(["GET"])
+def case_document(request: HttpRequest, reference: str, document_id: str) -> HttpResponse:
+    """An applicant's document, for staff who may see the case (downloaded, never shown
+    inline, so a crafted file cannot run in the page's origin)."""
+    document = documents.case_document_get(
+        viewer=_user(request), reference=reference, document_id=document_id
+    )
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.name,
+        content_type=document.content_type or "application/octet-stream",
+    )
+    response["Cache-Control"] = "private, no-store"
+    # the page guard is typed for HttpResponse; a streamed answer is one in all but name
+    return cast(HttpResponse, response)
+
+
 urlpatterns = [
+    path(
+        "cases/<str:reference>/documents/<str:document_id>/",
+        case_document,
+        name="case_document",
+    ),
     path("supervision/", supervision, name="supervision"),
     path("people/<str:person_id>/", person_360, name="person"),
     path("people/<str:person_id>/shared/", shared_fetch, name="shared_fetch"),
