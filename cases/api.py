@@ -14,11 +14,13 @@ from ninja.pagination import paginate
 from cases import selectors
 from cases.analytics import selectors as analytics
 from cases.analytics.http import event_log_response
-from cases.models import Case, CaseDecisionOverride, ServiceVersion, WorkItem
+from cases.models import Case, CaseDecisionOverride, CaseMessage, ServiceVersion, WorkItem
 from cases.schemas import (
     AnalyticsQuery,
     BacklogOut,
     CaseDetailOut,
+    CaseMessageIn,
+    CaseMessageOut,
     CaseOut,
     CaseSubmitIn,
     CaseSummaryOut,
@@ -42,6 +44,7 @@ from cases.schemas import (
     WorkItemQuery,
 )
 from cases.services import definitions, engine, overrides, simulation, work_items
+from cases.services import messages as case_messages
 from core.errors import ValidationFailed
 from core.pagination import Paging, PathId
 from core.timezones import in_utc
@@ -157,6 +160,35 @@ def case_get(request: HttpRequest, reference: Reference) -> Case:
     case = selectors.case_get(viewer=_user(request), reference=reference)
     case.decisions_list = list(selectors.case_decisions(viewer=_user(request), case=case))  # type: ignore[attr-defined]
     return case
+
+
+@router.get(
+    "/cases/{reference}/messages",
+    response=list[CaseMessageOut],
+    operation_id="cases_message_list",
+    summary="The conversation between the applicant and the agency on a case",
+)
+@policy.decided_in_service("case.message")
+def case_message_list(request: HttpRequest, reference: Reference) -> Any:
+    viewer = _user(request)
+    case = selectors.case_get(viewer=viewer, reference=reference, purpose="messages")
+    return list(case_messages.case_messages(viewer=viewer, case=case).select_related("author"))
+
+
+@router.post(
+    "/cases/{reference}/messages",
+    response={201: CaseMessageOut},
+    operation_id="cases_message_send",
+    summary="Write on a case: the applicant to the agency, or the agency's staff to the applicant",
+)
+@policy.decided_in_service("case.message")
+def case_message_send(
+    request: HttpRequest, reference: Reference, payload: CaseMessageIn
+) -> Status[CaseMessage]:
+    viewer = _user(request)
+    case = selectors.case_get(viewer=viewer, reference=reference, purpose="messages")
+    message = case_messages.case_message_send(actor=viewer, case=case, body=payload.body)
+    return Status(201, message)
 
 
 @router.post("/cases/{reference}/retry", response=CaseOut, operation_id="cases_case_retry")

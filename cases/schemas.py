@@ -154,6 +154,19 @@ class OverrideRateOut(Schema):
     rate: float
 
 
+class CaseMessageIn(Schema):
+    body: str = Field(..., max_length=20_000, description="Up to 5,000 characters once trimmed.")
+
+
+class CaseMessageOut(Schema):
+    id: int
+    from_applicant: bool = Field(..., alias="from_citizen")
+    author: str = Field(..., alias="author.username")
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
 class SimulateIn(Schema):
     model: str = Field(..., min_length=1, max_length=100, description="The decision model key.")
     version: int = Field(..., ge=1, le=1_000_000, description="The candidate version.")

@@ -237,3 +237,30 @@ def test_a_provider_that_is_down_leaves_the_reason_and_the_task_retries(service,
     # and the notification, still unsent, says why
     note.refresh_from_db()
     assert note.sent_at is None and "did not take the message" in note.not_sent_reason
+
+
+def test_the_api_carries_the_conversation_both_ways(service, citizen, other_citizen, caseworker):
+    from cases.tests.test_api import BASE, _client, _post
+
+    case = engine.case_submit(
+        service=service, data={"age": 40, "income": 25000}, applicant=citizen, actor=citizen
+    )
+    url = f"{BASE}/cases/{case.reference}/messages"
+    # the applicant writes, the caseworker reads and answers
+    sent = _post(_client(citizen), url, {"body": "  I sent my payslips by post.  "})
+    assert sent.status_code == 201
+    assert sent.json()["body"] == "I sent my payslips by post."
+    assert sent.json()["from_applicant"] is True
+    listed = _client(caseworker).get(url)
+    assert listed.status_code == 200
+    assert [m["body"] for m in listed.json()] == ["I sent my payslips by post."]
+    assert _post(_client(caseworker), url, {"body": "Received, thank you."}).status_code == 201
+    assert [m["from_applicant"] for m in _client(citizen).get(url).json()] == [True, False]
+    # an empty message is refused with the reason on the field; nothing is stored
+    empty = _post(_client(citizen), url, {"body": "   "})
+    assert empty.status_code == 400
+    assert empty["Content-Type"].startswith("application/problem+json")
+    assert "body" in empty.json()["errors"]
+    # another citizen finds no such case
+    assert _client(other_citizen).get(url).status_code == 404
+    assert _post(_client(other_citizen), url, {"body": "hello"}).status_code == 404
