@@ -190,3 +190,24 @@ def test_command_fails_only_when_the_file_cannot_be_read(revenue, tmp_path, cont
     with pytest.raises(CommandError, match=re.escape(words)):
         call_command("ingest", str(path), agency="revenue", no_progress=True)
     assert not SourceRecord.objects.exists()
+
+
+def test_the_progress_is_announced_by_a_live_region_that_stays_in_place(
+    steward_client, django_capture_on_commit_callbacks, run_worker
+):
+    """The polled part of the load page is replaced; the status text screen readers
+    announce lives outside it and is updated out of band, so each change is read."""
+    data = csv_bytes([revenue_row("RV1"), revenue_row("RV2", EMAIL_ADDR="nope")])
+    with django_capture_on_commit_callbacks(execute=True):
+        url = _upload(steward_client, data)["Location"]
+    waiting = _text(steward_client.get(url))
+    # the announcement sits before (outside) the polled block, which names it out of band
+    assert waiting.index('id="batch-announce"') < waiting.index('id="batch-live"')
+    assert re.search(r'id="batch-announce"[^>]*role="status"', waiting)
+    assert 'hx-select-oob="#batch-announce"' in waiting
+    assert "0 of 2 rows processed" in waiting
+    # when the load is done, the announcement says so, rejected rows counted
+    run_worker()
+    done = _text(steward_client.get(url))
+    announced = re.search(r'id="batch-announce"[^>]*>(.*?)</p>', done).group(1)
+    assert "2 of 2 rows processed, 1 row rejected" in announced
