@@ -32,7 +32,7 @@ from cases.errors import (
     ServiceNotFound,
     WorkItemNotFound,
 )
-from cases.models import Case, CaseDecision, Service, ServiceVersion, WorkItem
+from cases.models import Case, CaseDecision, CaseEvent, Service, ServiceVersion, WorkItem
 from core import audit
 from identity import policy
 from identity.choices import Role, UserKind
@@ -146,6 +146,12 @@ def case_get(*, viewer: User, reference: str, purpose: str = "case view") -> Cas
         data={"reference": case.reference},
     )
     return case
+
+
+def case_events(*, viewer: User, case: Case) -> QuerySet[CaseEvent]:
+    """What happened on the case, step by step, in order (the case's event log)."""
+    policy.authorize(viewer, "case.view", case)
+    return CaseEvent.objects.filter(case=case).order_by("ended_at", "id")
 
 
 def case_decisions(*, viewer: User, case: Case) -> QuerySet[CaseDecision]:

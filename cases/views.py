@@ -481,6 +481,7 @@ def _work_item_render(
         "can_assign": policy.can(viewer, "work_item.assign", item),
         "applicant_person": _applicant_person_id(viewer, case),
         "documents": _documents(case),
+        "events": list(selectors.case_events(viewer=viewer, case=case)),
         "can_message": can_message,
         "conversation": conversation,
         "message_form": message_form or CaseMessageForm(prefix="message"),

@@ -78,3 +78,14 @@ def test_staff_of_another_agency_cannot_override(item):
     )
     assert response.status_code in (403, 404)
     assert not CaseDecisionOverride.objects.exists()
+
+
+def test_the_work_item_page_shows_what_has_happened_on_the_case(item, caseworker):
+    page = _text(signed_in(Client(), caseworker).get(f"/cases/work/{item.pk}/"))
+    assert "What has happened" in page
+    timeline = page.split("What has happened", 1)[1].split("Automated decisions", 1)[0]
+    # the steps the engine recorded, in order, before the decision's table
+    steps = [e.activity for e in item.case.events.order_by("ended_at", "id")]
+    assert steps and all(step in timeline for step in steps)
+    positions = [timeline.index(step) for step in steps]
+    assert positions == sorted(positions)
