@@ -92,3 +92,41 @@ def test_every_page_reflows_at_320_pixels(
     ):
         _check(boss, axe_check, path)
     assert Case.objects.filter(pk=case.pk).exists()
+
+
+def test_the_staff_pages_reflow_at_320_pixels(
+    government,  # noqa: F811
+    browser_page,
+    axe_check,
+    sign_in,
+):
+    """The platform admin's and data steward's pages, on the same demo government."""
+    from exchange.models import Message
+    from registries.models import RegistryDefinition
+
+    call_command("seed_demo_registries", verbosity=0)
+    admin = User.objects.get(username="platform-admin")
+    page = browser_page
+    page.set_viewport_size({"width": 320, "height": 700})
+    sign_in(page, admin, DEMO_STAFF_PASSWORD)
+    registry = RegistryDefinition.objects.order_by("pk").first()
+    paths = [
+        "/",
+        "/registry/persons/",
+        "/registry/review/",
+        "/registry/feeds/revenue/",
+        "/registries/",
+        "/consent/agreements/",
+        "/consent/purposes/",
+        "/consent/audit/access/",
+        "/exchange/services/",
+        "/exchange/messages/",
+        "/cases/services/",
+    ]
+    if registry is not None:
+        paths.append(f"/registries/{registry.name}/v{registry.version}/")
+    message = Message.objects.order_by("seq").first()
+    if message is not None:
+        paths.append(f"/exchange/messages/{message.seq}/")
+    for path in paths:
+        _check(page, axe_check, path)
