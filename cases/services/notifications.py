@@ -43,7 +43,7 @@ def notification_send(*, notification_id: int) -> bool:
     try:
         with transaction.atomic():
             note = (
-                Notification.objects.select_for_update()
+                Notification.objects.select_for_update(of=("self",))
                 .select_related("recipient", "case")
                 .filter(pk=notification_id, sent_at__isnull=True)
                 .first()
