@@ -147,8 +147,8 @@ BENCH_REEVALUATE ?= 100000
 BENCH_POSTGRES_URL ?=
 
 .PHONY: bench-cases
-bench-cases: install ## Benchmark cases/s end to end (SQLite; PostgreSQL with BENCH_POSTGRES_URL) vs plain SpiffWorkflow, and re-evaluating 100,000 past cases (~5 min)
-	$(PY) -m bench.cases --cases $(BENCH_CASES) --reevaluate $(BENCH_REEVALUATE) --seed $(SEED) \
+bench-cases: install ## Benchmark cases/s end to end, median of BENCH_RUNS rounds (SQLite; PostgreSQL with BENCH_POSTGRES_URL) vs plain SpiffWorkflow, and re-evaluating 100,000 past cases (~12 min)
+	$(PY) -m bench.cases --cases $(BENCH_CASES) --runs $(BENCH_RUNS) --reevaluate $(BENCH_REEVALUATE) --seed $(SEED) \
 		--postgres-url '$(BENCH_POSTGRES_URL)' --note '$(BENCH_NOTE)'
 
 BENCH_REGISTRY_RECORDS ?= 1000000
