@@ -409,9 +409,8 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
         case = selectors.case_get(viewer=viewer, reference=item.case.reference, purpose="work item")
     except ApplicationError as error:
         return _error_page(request, error)
-    schema = (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
-    form_class = schema_form_class(schema)
-    form = form_class(request.POST or None)
+    schema = _task_schema(case, item)
+    form = schema_form_class(schema)(request.POST or None)
     status = 200
     if request.method == "POST":
         if not form.is_valid():
@@ -432,21 +431,32 @@ def work_item_page(request: HttpRequest, item_id: int) -> HttpResponse:
                 )
                 return redirect("cases:work_queue")
         item = selectors.work_item_get(viewer=viewer, item_id=item_id)
-    return _work_item_render(request, item, case, form, schema, status=status)
+    return _work_item_render(request, item, case, form=form, status=status)
+
+
+def _task_schema(case: Case, item: WorkItem) -> dict[str, Any] | None:
+    """The JSON Schema of the item's task form, as the case's service version defines it."""
+    if not item.form_key:
+        return None
+    schema: dict[str, Any] | None = (case.service_version.task_forms or {}).get(item.form_key)
+    return schema
 
 
 def _work_item_render(
     request: HttpRequest,
     item: WorkItem,
     case: Case,
-    form: forms.Form,
-    schema: dict[str, Any] | None,
     *,
+    form: forms.Form | None = None,
     status: int = 200,
     message_form: CaseMessageForm | None = None,
     override_form: tuple[int, forms.Form] | None = None,
 ) -> HttpResponse:
+    """The work item page; a form not given is shown empty."""
     viewer = _user(request)
+    schema = _task_schema(case, item)
+    if form is None:
+        form = schema_form_class(schema)()
     may_override = policy.can(viewer, "case.override", case)
     decisions = [
         DecisionView(
@@ -535,16 +545,7 @@ def decision_override(request: HttpRequest, item_id: int, decision_id: int) -> H
                 % {"name": decision.decision, "ref": case.reference},
             )
             return redirect(reverse("cases:work_item", kwargs={"item_id": item_id}))
-    schema = (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
-    return _work_item_render(
-        request,
-        item,
-        case,
-        schema_form_class(schema)(),
-        schema,
-        status=status,
-        override_form=(decision.pk, form),
-    )
+    return _work_item_render(request, item, case, status=status, override_form=(decision.pk, form))
 
 
 class CaseMessageForm(forms.Form):
@@ -580,17 +581,8 @@ def work_item_message(request: HttpRequest, item_id: int) -> HttpResponse:
         if error.status in (403, 404):
             return _error_page(request, error)
         _put_error(message_form, error)
-        schema = (
-            (case.service_version.task_forms or {}).get(item.form_key) if item.form_key else None
-        )
         return _work_item_render(
-            request,
-            item,
-            case,
-            schema_form_class(schema)(),
-            schema,
-            status=error.status,
-            message_form=message_form,
+            request, item, case, status=error.status, message_form=message_form
         )
     messages.success(
         request, _("Your message on case %(ref)s has been sent.") % {"ref": case.reference}

@@ -25,7 +25,11 @@ from identity import services as identity_services
 from identity.choices import AgencyKind, Role, UserKind
 from identity.models import Agency, RoleAssignment, User
 from registry.models import SourceRecord
-from registry.services.citizens import PORTAL_AGENCY_CODE, citizen_record_register
+from registry.services.citizens import (
+    PORTAL_AGENCY_CODE,
+    citizen_record_id,
+    citizen_record_register,
+)
 from registry.services.feeds import source_record_standardise
 
 # The demo's passwords, in one place. They pass the password validators; they are printed
@@ -400,7 +404,7 @@ def demo_government_seed(
     )
     if truth is not None:  # the citizens' own portal records belong to their true persons
         csv.writer(truth, lineterminator="\n").writerows(
-            (PORTAL_AGENCY_CODE, f"user-{user.pk}", person.person_id)
+            (PORTAL_AGENCY_CODE, citizen_record_id(user.pk), person.person_id)
             for user, person in zip(citizens, featured, strict=True)
         )
     audit.record(

@@ -33,9 +33,8 @@ from exchange.events.selectors import HistoryEntry, event_history_for_person
 from exchange.models import DataService
 from identity import policy
 from identity.models import Agency, User
-from registry.models import SourceRecord
 from registry.selectors.persons import PersonView, person_get
-from registry.services.citizens import PORTAL_AGENCY_CODE
+from registry.services.citizens import citizen_account_ids
 
 
 @dataclass(frozen=True)
@@ -68,18 +67,10 @@ def acting_agency(viewer: User) -> Agency | None:
     return viewer.agency
 
 
-def _applicant_ids(person_id: str) -> list[int]:
-    """Accounts whose own portal record is linked to the person (record id "user-<pk>")."""
-    ids = SourceRecord.objects.filter(
-        agency__code=PORTAL_AGENCY_CODE, person_id=person_id
-    ).values_list("agency_record_id", flat=True)
-    return [int(value.removeprefix("user-")) for value in ids if value.startswith("user-")]
-
-
 def _cases(viewer: User, person_id: str) -> list[Case]:
     if not policy.can(viewer, "case.view", policy.ANY_OBJECT):
         return []
-    applicants = _applicant_ids(person_id)
+    applicants = citizen_account_ids(person_id)
     if not applicants:
         return []
     return list(

@@ -37,8 +37,29 @@ def _portal_agency() -> Agency:
     return agency
 
 
+_RECORD_PREFIX = "user-"
+
+
+def citizen_record_id(user_id: int) -> str:
+    """The portal's record id for a citizen's account: the one place its form is made."""
+    return f"{_RECORD_PREFIX}{user_id}"
+
+
+def citizen_account_ids(person_id: str) -> list[int]:
+    """The accounts whose own portal record is linked to the person."""
+    ids = SourceRecord.objects.filter(
+        agency__code=PORTAL_AGENCY_CODE, person_id=person_id
+    ).values_list("agency_record_id", flat=True)
+    prefix = _RECORD_PREFIX
+    return [
+        int(v.removeprefix(prefix))
+        for v in ids
+        if v.startswith(prefix) and v[len(prefix) :].isdigit()
+    ]
+
+
 def _record_id(user: User) -> str:
-    return f"user-{user.pk}"
+    return citizen_record_id(user.pk)
 
 
 @transaction.atomic
