@@ -10,8 +10,10 @@ message, the notification stays in the inbox with the reason in `not_sent_reason
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -63,20 +65,33 @@ def notification_send(*, notification_id: int) -> bool:
     return not reason
 
 
+def case_page_link(case: Case) -> str:
+    """The address of the case's page in the portal, or "" when no site URL is set."""
+    site = str(getattr(settings, "CIVICSTACK_SITE_URL", "") or "").rstrip("/")
+    if not site:
+        return ""
+    return site + reverse("portal:case", kwargs={"reference": case.reference})
+
+
 def _deliver(note: Notification) -> str:
-    """Send `note` by its channel; "" if it went, else why not."""
+    """Send `note` by its channel, ending with the link to the case; "" if it went, else why
+    not."""
+    link = case_page_link(note.case)
     if note.channel == EMAIL:
         if note.recipient is None or not note.recipient.email:
             return "The applicant's account has no e-mail address."
-        send_mail(note.subject, note.body, None, [note.recipient.email])
+        body = f"{note.body}\n\n{link}".strip() if link else note.body
+        send_mail(note.subject, body, None, [note.recipient.email])
         return ""
     if note.channel == SMS:
         number, reason = applicant_mobile(note.case)
         if reason:
             return reason
+        tail = f"\n{link}" if link else ""
         text = f"{note.subject}\n{note.body}".strip()
-        if len(text) > SMS_LENGTH:
-            text = text[: SMS_LENGTH - 1] + "…"
+        if len(text) + len(tail) > SMS_LENGTH:  # the link stays whole; the text is cut
+            text = text[: SMS_LENGTH - len(tail) - 1] + "…"
+        text += tail
         try:
             send_sms(to=number, body=text)
         except SmsUnavailable:

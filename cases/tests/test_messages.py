@@ -264,3 +264,52 @@ def test_the_api_carries_the_conversation_both_ways(service, citizen, other_citi
     # another citizen finds no such case
     assert _client(other_citizen).get(url).status_code == 404
     assert _post(_client(other_citizen), url, {"body": "hello"}).status_code == 404
+
+
+# --- links to the case page -----------------------------------------------------------------
+
+
+def test_the_e_mail_links_to_the_case_page_on_the_sites_address(
+    case, caseworker, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    # given the deployment's public address
+    settings.CIVICSTACK_SITE_URL = "https://services.gov.example/"
+    # when a caseworker replies
+    with django_capture_on_commit_callbacks(execute=True):
+        messages.case_message_send(actor=caseworker, case=case, body="Please call us.")
+    # then the e-mail ends with the address of the applicant's case page
+    (mail,) = mailoutbox
+    link = f"https://services.gov.example/portal/cases/{case.reference}/"
+    assert mail.body.rstrip().endswith(link)
+
+
+def test_a_long_text_message_is_cut_but_keeps_the_whole_link(
+    service, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given the deployment's public address and an applicant texted at their golden number
+    settings.CIVICSTACK_SITE_URL = "https://services.gov.example"
+    sent = []
+    monkeypatch.setattr(notifications, "send_sms", lambda *, to, body: sent.append((to, body)))
+    applicant = linked_citizen(username="lea", phone="07700 900321")
+    case = _submit(service, applicant)
+    # when a process texts a body far longer than a text message may be
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(_ctx(case), {"channel": "sms", "subject": "Approved", "body": "x" * 2000})
+    # then one message went, within the limit, ending with the whole link to the case
+    ((to, body),) = sent
+    assert to == "+447700900321"
+    assert len(body) <= notifications.SMS_LENGTH
+    assert body.endswith(f"\nhttps://services.gov.example/portal/cases/{case.reference}/")
+    assert "…" in body
+
+
+def test_without_a_site_address_messages_carry_no_link(
+    case, caseworker, mailoutbox, settings, django_capture_on_commit_callbacks
+):
+    # given no public address configured
+    settings.CIVICSTACK_SITE_URL = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        messages.case_message_send(actor=caseworker, case=case, body="Please call us.")
+    # then the e-mail has no link (a relative one would be useless in a mail client)
+    (mail,) = mailoutbox
+    assert "/portal/cases/" not in mail.body

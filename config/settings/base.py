@@ -197,6 +197,9 @@ STATIC_ROOT = VAR_DIR / "static"
 CIVICSTACK_SMS_BACKEND = os.environ.get("CIVICSTACK_SMS_BACKEND", "core.sms.LoggingSmsBackend")
 CIVICSTACK_SMS_URL = os.environ.get("CIVICSTACK_SMS_URL", "")
 CIVICSTACK_SMS_TOKEN = os.environ.get("CIVICSTACK_SMS_TOKEN", "")
+# Where citizens reach this deployment (for example https://services.gov.example): links in
+# e-mails and text messages point there. Empty: messages carry no link.
+CIVICSTACK_SITE_URL = os.environ.get("CIVICSTACK_SITE_URL", "").rstrip("/")
 
 # Files people upload (application documents): outside the code, beside the database.
 MEDIA_ROOT = Path(os.environ.get("CIVICSTACK_MEDIA_ROOT", VAR_DIR / "media"))
