@@ -75,6 +75,7 @@ def _mount_routers() -> None:
     from exchange.api import router as exchange_router
     from exchange.events.api import router as events_router
     from identity.api import router as identity_router
+    from portal.api import router as portal_router
     from registry.api import router as registry_router
 
     api.add_router("/", identity_router)
@@ -84,6 +85,7 @@ def _mount_routers() -> None:
     api.add_router("/consent", consent_router)
     api.add_router("/exchange", exchange_router)
     api.add_router("/exchange/events", events_router)
+    api.add_router("/portal", portal_router)
 
 
 _mount_routers()

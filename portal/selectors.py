@@ -12,15 +12,16 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases import selectors as case_selectors
 from cases.errors import ServiceNotActive
-from cases.models import Service, ServiceVersion
+from cases.models import Case, Service, ServiceVersion
 from core.errors import NotFound
 from identity import policy
 from identity.models import User
 from portal.life_events import LIFE_EVENTS, LifeEvent
-from portal.models import ApplicationDocument, ApplicationDraft
+from portal.models import ApplicationDocument, ApplicationDraft, SatisfactionResponse
 
 
 class ServiceNotOffered(NotFound):
@@ -135,3 +136,17 @@ def draft_documents(*, viewer: User, draft: ApplicationDraft) -> dict[str, Appli
     """The documents attached to the draft's fields, by field."""
     policy.authorize(viewer, "draft.manage_own", draft)
     return {doc.field: doc for doc in draft.documents.all()}
+
+
+class SatisfactionNotGiven(NotFound):
+    code = "satisfaction_not_given"
+    title = "No answer about satisfaction on this case"
+
+
+def satisfaction_get(*, viewer: User, case: Case) -> SatisfactionResponse:
+    """The applicant's own answer on their case (the case read through `case_get`)."""
+    policy.authorize(viewer, "satisfaction.give_own", case)
+    response = SatisfactionResponse.objects.filter(case=case).first()
+    if response is None:
+        raise SatisfactionNotGiven(_("You have not said how satisfied you were on this case."))
+    return response

@@ -7,13 +7,10 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from cases.services import definitions, engine
-from cases.tests.conftest import TEST_SERVICE
 from core.errors import PermissionDenied
 from core.models import AuditEntry
 from identity.choices import Role
-from identity.services import system_actor
-from identity.tests.factories import AgencyFactory, CitizenFactory, staff, verified
+from identity.tests.factories import CitizenFactory, staff, verified
 from portal import services
 from portal.models import SatisfactionResponse
 from registry.tests.factories_review import signed_in
@@ -25,37 +22,6 @@ QUESTION = "How satisfied were you with this service?"
 
 def _text(response):
     return re.sub(r"\s+", " ", response.content.decode())
-
-
-@pytest.fixture
-def health():
-    return AgencyFactory(code="health", name="Health")
-
-
-@pytest.fixture
-def service(health):
-    return definitions.service_deploy(actor=system_actor(), directory=TEST_SERVICE).service
-
-
-@pytest.fixture
-def citizen():
-    return CitizenFactory(username="cit")
-
-
-def _submit(service, citizen, income):
-    return engine.case_submit(
-        service=service, data={"age": 40, "income": income}, applicant=citizen, actor=citizen
-    )
-
-
-@pytest.fixture
-def completed(service, citizen):
-    return _submit(service, citizen, 10_000)  # decided automatically: completed at once
-
-
-@pytest.fixture
-def running(service, citizen):
-    return _submit(service, citizen, 25_000)  # waits for a caseworker
 
 
 # --- the service --------------------------------------------------------------------------
