@@ -9,7 +9,6 @@ from django.test import Client
 from cases.choices import CaseStatus, WorkItemStatus
 from cases.models import Case, CaseDecision, Notification, Service, WorkItem
 from cases.services import definitions, engine, overrides, work_items
-from cases.tests.conftest import TEST_SERVICE
 from consent.tests.factories import linked_citizen
 from core.models import AuditEntry
 from identity.choices import Role
@@ -62,21 +61,6 @@ def linked_with_records():
     )
     person_golden_refresh(person_ids=[person.pk])
     return user, person
-
-
-@pytest.fixture
-def health():
-    return AgencyFactory(code="health", name="Health")
-
-
-@pytest.fixture
-def service(health):
-    return definitions.service_deploy(actor=system_actor(), directory=TEST_SERVICE).service
-
-
-@pytest.fixture
-def citizen():
-    return CitizenFactory(username="cit")
 
 
 @pytest.fixture
@@ -198,7 +182,6 @@ def test_a_change_of_address_case_shows_the_agencies_it_reached(
 ):
     # given agencies subscribed to address changes and the change-of-address service
     from cases.management.commands.deploy_demo_services import DEMO_SERVICES
-    from cases.services import definitions
     from exchange.events import services as events
     from exchange.events.testing import NEW_ADDRESS, events_world
 

@@ -7,11 +7,9 @@ import pytest
 from django.test import Client
 
 from cases.models import CaseMessage, WorkItem
-from cases.services import definitions, engine
-from cases.tests.conftest import TEST_SERVICE
+from cases.services import engine
 from identity.choices import Role
-from identity.services import system_actor
-from identity.tests.factories import AgencyFactory, CitizenFactory, staff, verified
+from identity.tests.factories import CitizenFactory, staff, verified
 from registry.tests.factories_review import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -19,21 +17,6 @@ pytestmark = pytest.mark.django_db
 
 def _text(response):
     return re.sub(r"\s+", " ", response.content.decode())
-
-
-@pytest.fixture
-def health():
-    return AgencyFactory(code="health", name="Health")
-
-
-@pytest.fixture
-def service(health):
-    return definitions.service_deploy(actor=system_actor(), directory=TEST_SERVICE).service
-
-
-@pytest.fixture
-def citizen():
-    return CitizenFactory(username="cit")
 
 
 @pytest.fixture
