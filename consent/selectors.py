@@ -6,6 +6,7 @@ request; they are not cached, so a withdrawal counts from the very next request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,75 @@ def agreement_version_in_force(
             agreement=agreement.code,
         )
     return version
+
+
+def agreement_versions_in_force(
+    *, agreement_ids: Iterable[Any], at: datetime | None = None
+) -> dict[Any, DataAgreementVersion | AgreementNotInForce]:
+    """`agreement_version_in_force` of several agreements in one read (a batch of event
+    deliveries): each agreement's version in force, or the refusal saying why there is none."""
+    moment = at or timezone.now()
+    wanted = set(agreement_ids)
+    found: dict[Any, DataAgreementVersion | AgreementNotInForce] = {}
+    if not wanted:
+        return found
+    versions = (
+        DataAgreementVersion.objects.select_related("purpose", "agreement")
+        .defer("snapshot", "dpia", "purpose_text")
+        .filter(agreement_id__in=wanted, valid_from__lte=moment)
+        .order_by("agreement_id", "-version")
+    )
+    for version in versions:
+        if version.agreement_id in found:
+            continue
+        if version.valid_until is not None and version.valid_until <= moment:
+            found[version.agreement_id] = AgreementNotInForce(
+                f"{version.agreement.code} expired on {version.valid_until:%Y-%m-%d}.",
+                agreement=version.agreement.code,
+            )
+        else:
+            found[version.agreement_id] = version
+    for pk, code in DataAgreement.objects.filter(pk__in=wanted - set(found)).values_list(
+        "pk", "code"
+    ):
+        found[pk] = AgreementNotInForce(f"{code} is not in force yet.", agreement=code)
+    return found
+
+
+def consents_covering(*, pairs: Iterable[tuple[str, DataAgreementVersion]]) -> set[tuple[str, Any]]:
+    """The (person id, agreement id) of ``pairs`` whose consent covers the version, by the
+    rule of `consent_covers`, read in one query (a batch of event deliveries)."""
+    wanted = {(person_id, version.agreement_id): version for person_id, version in pairs}
+    if not wanted:
+        return set()
+    records = (
+        ConsentRecord.objects.filter(
+            person_id__in={p for p, _ in wanted},
+            agreement_id__in={a for _, a in wanted},
+            state=ConsentState.GIVEN,
+        )
+        .select_related("agreement_version")
+        .only(
+            "person",
+            "agreement",
+            "state",
+            "agreement_version__purpose_id",
+            "agreement_version__attributes",
+        )
+    )
+    covered: set[tuple[str, Any]] = set()
+    for record in records:
+        key = (record.person_id, record.agreement_id)
+        version = wanted.get(key)
+        if version is None:
+            continue
+        given_to = record.agreement_version
+        if given_to.pk == version.pk or (
+            given_to.purpose_id == version.purpose_id
+            and set(version.attributes) <= set(given_to.attributes)
+        ):
+            covered.add(key)
+    return covered
 
 
 def agreement_for_request(
@@ -567,6 +637,16 @@ def agreement_seal_check(*, version: DataAgreementVersion) -> str:
         key_id=version.key_id,
         signature=version.signature,
     )
+
+
+def webhooks_for_event(*, agreement: DataAgreement, event: str) -> list[ConsentWebhook]:
+    """The enabled webhooks to tell of ``event`` about ``agreement``: those of its two
+    parties (the consumer and the provider) that subscribe to the event. Unauthorised:
+    for the outbox, which delivers what consent records."""
+    hooks = ConsentWebhook.objects.filter(
+        agency_id__in={agreement.consumer_id, agreement.provider_id}, disabled=False
+    ).select_related("agency")
+    return [hook for hook in hooks if event in (hook.events or [])]
 
 
 def webhook_list(*, viewer: User) -> QuerySet[ConsentWebhook]:

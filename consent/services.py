@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from consent import selectors
+from consent import notify, selectors
 from consent.choices import ConsentChannel, ConsentState, LawfulBasis
 from consent.errors import (
     AgreementExists,
@@ -369,6 +369,16 @@ def consent_set(
             "hash": revision.hash,
             "channel": str(channel),
         },
+    )
+    # third parties subscribed to consent events are told, in this transaction's outbox
+    notify.consent_changed(
+        notify.ConsentChange(
+            event=notify.EVENT_FOR_STATE[str(state)],
+            record=record,
+            revision=revision,
+            version=version,
+            actor=actor,
+        )
     )
     return record
 

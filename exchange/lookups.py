@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.models import Model
+from django.db.models.base import DEFERRED
 
 from consent.models import ConsentRecord, DataAgreement, DataAgreementVersion, Purpose
 from exchange.models import DataService
@@ -58,6 +59,21 @@ WHERE a.code = %s AND s.code = %s AND s.active
 """
 
 
+_SERVICE_COLUMNS = (
+    "id",
+    "provider_id",
+    "code",
+    "attributes",
+    "input_schema",
+    "kind",
+    "resolver",
+    "endpoint_url",
+    "timeout_seconds",
+    "max_retries",
+    "updated_at",
+)
+
+
 def service_find(provider_code: str, code: str) -> DataService | None:
     row = _one(
         "service",
@@ -69,20 +85,32 @@ def service_find(provider_code: str, code: str) -> DataService | None:
     )
     if row is None:
         return None
-    return DataService(
-        id=row[0],
-        provider_id=row[1],
-        code=row[2],
-        attributes=_json(row[3]),
-        input_schema=_json(row[4]),
-        kind=row[5],
-        resolver=row[6],
-        endpoint_url=row[7],
-        timeout_seconds=row[8],
-        max_retries=row[9],
-        updated_at=row[10],
-        active=True,
+    return _service_of(row)
+
+
+def _service_of(row: Any) -> DataService:
+    found = dict(zip(_SERVICE_COLUMNS, row, strict=True))
+    found["attributes"] = _json(found["attributes"])
+    found["input_schema"] = _json(found["input_schema"])
+    found["updated_at"] = _aware(found["updated_at"])
+    found["active"] = True
+    fields = DataService._meta.concrete_fields
+    # positional, as the ORM builds the rows it reads (keyword __init__ costs several times
+    # more); the columns not read are deferred
+    return DataService.from_db(
+        router.db_for_read(DataService),
+        [f.attname for f in fields],
+        [found.get(f.attname, DEFERRED) for f in fields],
     )
+
+
+def _aware(value: Any) -> Any:
+    """A datetime read by hand: SQLite gives UTC text (or a naive datetime) without a zone."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 _PERSON = "SELECT id, merged_into_id FROM {person} WHERE id = %s"
@@ -165,12 +193,15 @@ def terms_in_force(
     with connection.cursor() as cursor:
         cursor.execute(sql, [person_id, provider_id, consumer_id, moment, moment, purpose])
         rows = cursor.fetchall()
+    return _terms_of(rows, now)
+
+
+def _terms_of(rows: list[Any], now: datetime) -> Terms | None:
+    """The first row (by agreement code) whose version has not ended, as `Terms`."""
     for row in rows:
-        until = row[7]
-        if isinstance(until, str):
-            until = datetime.fromisoformat(until)
-        if until is not None and until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)  # SQLite keeps UTC without a zone
+        if row[0] is None:
+            continue  # an agreement between the two with no begun version for the purpose
+        until = _aware(row[7])
         if until is None or now < until:
             return Terms(
                 row[0],
@@ -186,6 +217,78 @@ def terms_in_force(
                 consent_attributes=_json(row[11]) if row[11] is not None else None,
             )
     return None
+
+
+_CONTEXT = """
+SELECT s.id, s.provider_id, s.code, s.attributes, s.input_schema, s.kind, s.resolver,
+       s.endpoint_url, s.timeout_seconds, s.max_retries, s.updated_at,
+       p.id, p.merged_into_id,
+       v.id, v.agreement_id, g.code, v.version, v.purpose_id, v.attributes, v.lawful_basis,
+       v.valid_until, c.state, c.agreement_version_id, cv.purpose_id, cv.attributes
+FROM {service} s
+JOIN {agency} a ON a.id = s.provider_id
+LEFT JOIN {person} p ON p.id = %s
+LEFT JOIN {agreement} g ON g.provider_id = s.provider_id AND g.consumer_id = %s
+LEFT JOIN {version} v ON v.agreement_id = g.id AND v.valid_from <= %s
+  AND v.version = (SELECT MAX(w.version) FROM {version} w
+                   WHERE w.agreement_id = g.id AND w.valid_from <= %s)
+  AND v.purpose_id = (SELECT q.id FROM {purpose} q WHERE q.code = %s)
+LEFT JOIN {consent} c ON c.agreement_id = g.id AND c.person_id = p.id
+LEFT JOIN {version} cv ON cv.id = c.agreement_version_id
+WHERE a.code = %s AND s.code = %s AND s.active
+ORDER BY g.code
+"""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a request needs to know, read in one statement (`request_context`)."""
+
+    service: DataService
+    person: str | None  # the person's id if they are in the index and not merged
+    merged: bool  # merged into another: resolve with `person_live`, then `terms_in_force`
+    terms: Terms | None  # for `person` (None when the person is unknown or merged)
+
+
+def request_context(
+    *,
+    provider_code: str,
+    service_code: str,
+    person_id: str,
+    consumer_id: int,
+    purpose: str,
+    now: datetime,
+) -> Context | None:
+    """The service, the person and the terms in force with the person's consent: the
+    reads of `service_find`, `person_live` and `terms_in_force` in one statement (the
+    common case; a merged person is resolved by the caller). None: no such service."""
+    connection, sql = _sql(
+        "context",
+        DataService,
+        _CONTEXT,
+        service=DataService,
+        agency=Agency,
+        person=Person,
+        agreement=DataAgreement,
+        version=DataAgreementVersion,
+        purpose=Purpose,
+        consent=ConsentRecord,
+    )
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [person_id, consumer_id, moment, moment, purpose, provider_code, service_code]
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    first = rows[0]
+    service = _service_of(first[:11])
+    if first[11] is None:
+        return Context(service, None, False, None)
+    if first[12]:
+        return Context(service, None, True, None)
+    return Context(service, str(first[11]), False, _terms_of([r[13:] for r in rows], now))
 
 
 _RECORD = """

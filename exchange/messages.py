@@ -13,17 +13,18 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from core import signing, sql
+from core import signing
+from core.fields import EncryptedTextField
 from exchange.models import Message
-from exchange.models.messages import GENESIS_HASH
+from exchange.models.messages import GENESIS_HASH, HEADER_FIELDS
 
 # Key of the PostgreSQL advisory lock that serialises writers of the log ("CIVIMSG").
 CHAIN_LOCK_KEY = 0x434956494D5347
@@ -78,112 +79,199 @@ def message_append(
     )[0]
 
 
-def _message(fields: dict[str, Any]) -> Message:
+def _static_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """One entry's columns other than the chain's, as Python values (attname -> value)."""
     text = _body_text(fields.get("body"))
     if len(text) > MAX_BODY_CHARS:
         text = _body_text({"truncated": True, "chars": len(text)})
-    return Message(
-        id=uuid.uuid4(),
-        exchange_id=fields["exchange_id"],
-        kind=fields["kind"],
-        consumer=fields["consumer"],
-        provider=fields["provider"],
-        service=str(fields["service"])[:80],
-        person=fields.get("person") or "",
-        purpose=str(fields.get("purpose") or "")[:80],
-        case_ref=str(fields.get("case_ref") or "")[:64],
-        actor=str(fields["actor"])[:150],
-        client=str(fields.get("client") or "")[:255],
-        status=fields["status"],
-        reason=fields.get("reason") or "",
-        body=text,
-        body_hash=body_hash(text),
-    )
+    return {
+        "id": uuid.uuid4(),
+        "exchange_id": fields["exchange_id"],
+        "kind": str(fields["kind"]),
+        "consumer": str(fields["consumer"]),
+        "provider": str(fields["provider"]),
+        "service": str(fields["service"])[:80],
+        "person": str(fields.get("person") or ""),
+        "purpose": str(fields.get("purpose") or "")[:80],
+        "case_ref": str(fields.get("case_ref") or "")[:64],
+        "actor": str(fields["actor"])[:150],
+        "client": str(fields.get("client") or "")[:255],
+        "status": str(fields["status"]),
+        "reason": str(fields.get("reason") or ""),
+        "body": text,
+        "body_hash": body_hash(text),
+    }
 
 
 _LAST = "SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
 # Set inside the chain's lock; everything else is prepared before it is taken.
-_CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hash", "key_id", "signature", "created_at"})
+_CHAIN_FIELDS = ("seq", "prev_hash", "hash", "key_id", "signature", "created_at")
+_HEADER_STATIC = tuple(name for name in HEADER_FIELDS if name not in _CHAIN_FIELDS)
+
+
+# The canonical header (`signing.canonical_bytes(Message.header())`: sorted keys, no spaces)
+# is built in pieces: the fields known before the chain's lock is taken are serialised then,
+# and under the lock only the chain's three values are put between them. Sorted keys make
+# the JSON of an object the pairs of its keys in order, so the pieces join to the same bytes
+# (tests verify the log, which recomputes every hash from the model's own header()).
+_CHAIN_IN_HEADER = ("created_at", "prev_hash", "seq")
+_HEADER_GROUPS: list[list[str]] = [[]]
+for _name in sorted((*_HEADER_STATIC, *_CHAIN_IN_HEADER)):
+    if _name in _CHAIN_IN_HEADER:
+        _HEADER_GROUPS.append([])
+    else:
+        _HEADER_GROUPS[-1].append(_name)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    """The `"key":value` pairs of canonical JSON, without the braces ("" for none)."""
+    return signing.canonical_bytes(values).decode()[1:-1]
+
+
+def _header_pieces(header: dict[str, Any]) -> list[str]:
+    """The four runs of static pairs around created_at, prev_hash and seq (sorted order)."""
+    return [_pairs({name: header[name] for name in group}) for group in _HEADER_GROUPS]
+
+
+def _header_bytes(pieces: list[str], seq: int, prev_hash: str, stamp: str) -> bytes:
+    chain = {"created_at": json.dumps(stamp), "prev_hash": json.dumps(prev_hash), "seq": str(seq)}
+    parts = [pieces[0]]
+    for name, piece in zip(_CHAIN_IN_HEADER, pieces[1:], strict=True):
+        parts.append(f'"{name}":{chain[name]}')
+        if piece:
+            parts.append(piece)
+    return ("{" + ",".join(p for p in parts if p) + "}").encode()
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """The log's INSERT and how each column's value is converted, built once per database:
+    a log entry is written for every exchange, and Django's per-field conversion of a
+    model instance costs more than the insert itself."""
+
+    insert: str
+    last: str
+    columns: tuple[str, ...]
+    # attname -> the field's conversion to a database value (None: text, taken as is)
+    convert: dict[str, Any]
+
+
+_STATEMENTS: dict[str, _Statement] = {}
+
+
+def _statement(using: str) -> _Statement:
+    built = _STATEMENTS.get(using)
+    if built is None:
+        connection = connections[using]
+        fields = list(Message._meta.concrete_fields)
+        quote = connection.ops.quote_name
+        table = quote(Message._meta.db_table)
+        names = ", ".join(quote(str(f.column)) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        convert: dict[str, Any] = {}
+        for f in fields:
+            plain = f.get_internal_type() in ("CharField", "TextField") and not isinstance(
+                f, EncryptedTextField
+            )
+            convert[f.attname] = None if plain else f
+        built = _Statement(
+            insert=f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
+            last=_LAST.format(table=table),
+            columns=tuple(f.attname for f in fields),
+            convert=convert,
+        )
+        _STATEMENTS[using] = built
+    return built
 
 
 @dataclass
 class PreparedMessages:
-    """Messages built and their column values converted (bodies encrypted) ahead of the
-    write, so the chain's lock is held only to chain, sign and insert them."""
+    """Entries built and their columns converted (bodies encrypted) ahead of the write, so
+    the chain's lock is held only to chain, sign and insert them."""
 
-    messages: list[Message]
-    values: list[dict[str, Any]]
+    values: list[dict[str, Any]]  # attname -> Python value (no chain fields yet)
+    params: list[dict[str, Any]]  # attname -> database value (no chain fields yet)
+    headers: list[list[str]]  # the hashed header's pieces around its chain fields
     using: str
+    chained: list[dict[str, Any]] = field(default_factory=list)  # filled by the write
+
+    def messages(self) -> list[Message]:
+        """The written entries as model instances (for callers that want them)."""
+        out = []
+        for values, chain in zip(self.values, self.chained, strict=True):
+            message = Message(**values, **chain)
+            message._state.adding = False
+            message._state.db = self.using
+            out.append(message)
+        return out
+
+
+def _convert(statement: _Statement, values: dict[str, Any], connection: Any) -> dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        f = statement.convert[name]
+        out[name] = value if f is None else f.get_db_prep_save(value, connection)
+    return out
 
 
 def messages_prepare(entries: list[dict[str, Any]]) -> PreparedMessages:
-    messages = [_message(fields) for fields in entries]
     using = router.db_for_write(Message) or "default"
     connection = connections[using]
-    values = [
-        {
-            f.attname: f.get_db_prep_save(f.pre_save(message, True), connection)
-            for f in Message._meta.concrete_fields
-            if f.attname not in _CHAIN_FIELDS
-        }
-        for message in messages
-    ]
-    return PreparedMessages(messages, values, using)
+    statement = _statement(using)
+    values = [_static_values(fields) for fields in entries]
+    headers = []
+    for row in values:
+        header = {name: row[name] for name in _HEADER_STATIC}
+        header["id"] = str(header["id"])
+        header["exchange_id"] = str(header["exchange_id"])
+        headers.append(_header_pieces(header))
+    params = [_convert(statement, row, connection) for row in values]
+    return PreparedMessages(values, params, headers, using)
 
 
-_INSERT: dict[str, tuple[str, list[Any]]] = {}
-
-
-def _insert_statement(connection: Any) -> tuple[str, list[Any]]:
-    built = _INSERT.get(connection.alias)
-    if built is None:
-        fields = list(Message._meta.concrete_fields)
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
-        table = quote(Message._meta.db_table)
-        built = (f"INSERT INTO {table} ({columns}) VALUES ({marks})", fields)  # noqa: S608
-        _INSERT[connection.alias] = built
-    return built
-
-
-def messages_write(prepared: PreparedMessages) -> list[Message]:
-    """Chain, sign and insert prepared messages, inside the caller's transaction."""
+def messages_write(prepared: PreparedMessages) -> PreparedMessages:
+    """Chain, sign and insert prepared entries, inside the caller's transaction: one read of
+    the chain's head, one signature per entry, one statement."""
     connection = connections[prepared.using]
-    statement, fields = _insert_statement(connection)
-    with transaction.atomic(using=prepared.using, savepoint=False):
+    statement = _statement(prepared.using)
+    with (
+        transaction.atomic(using=prepared.using, savepoint=False),
+        connection.cursor() as cursor,
+    ):
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
-        last = sql.select_one(Message, _LAST, [])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        cursor.execute(statement.last)
+        last = cursor.fetchone()
         seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
         now = timezone.now()
+        stamp = now.astimezone(UTC).isoformat(timespec="microseconds")
+        created = connection.ops.adapt_datetimefield_value(now)
         rows = []
-        for message, values in zip(prepared.messages, prepared.values, strict=True):
+        prepared.chained = []
+        for header, params in zip(prepared.headers, prepared.params, strict=True):
             seq += 1
-            message.seq, message.prev_hash, message.created_at = seq, prev_hash, now
-            header = signing.canonical_bytes(message.header())
-            message.hash = hashlib.sha256(header).hexdigest()
-            message.key_id, message.signature = signing.sign(message.hash.encode("ascii"))
-            prev_hash = message.hash
-            chained = {
-                f.attname: f.get_db_prep_save(getattr(message, f.attname), connection)
-                for f in fields
-                if f.attname in _CHAIN_FIELDS
+            digest = hashlib.sha256(_header_bytes(header, seq, prev_hash, stamp)).hexdigest()
+            key_id, signature = signing.sign(digest.encode("ascii"))
+            chain = {
+                "seq": seq,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "key_id": key_id,
+                "signature": signature,
+                "created_at": now,
             }
-            rows.append([{**values, **chained}[f.attname] for f in fields])
-        with connection.cursor() as cursor:
-            cursor.executemany(statement, rows)
-        for message in prepared.messages:
-            message._state.adding = False
-            message._state.db = prepared.using
-    return prepared.messages
+            prepared.chained.append(chain)
+            row = {**params, **chain, "created_at": created}
+            rows.append([row[name] for name in statement.columns])
+            prev_hash = digest
+        cursor.executemany(statement.insert, rows)
+    return prepared
 
 
 def messages_append(entries: list[dict[str, Any]]) -> list[Message]:
     """Append entries in order (each chained to the one before), inside the caller's
     transaction: one lock, one read of the head, one statement."""
-    return messages_write(messages_prepare(entries))
+    return messages_write(messages_prepare(entries)).messages()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -155,16 +156,26 @@ class ExchangeAnswer:
 
 
 @lru_cache(maxsize=256)
-def _validator(service_id: uuid.UUID, stamp: str, schema_text: str) -> Draft202012Validator:
+def _validator(service_id: uuid.UUID, stamp: datetime, schema_text: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text))
+
+
+# The validator of each service, by (id, last change): building one (or even the cache key
+# from its schema) costs more than validating a request's few parameters.
+_validators: dict[tuple[Any, datetime], Draft202012Validator] = {}
 
 
 def _param_errors(service: DataService, params: dict[str, Any]) -> dict[str, list[str]]:
     if not service.input_schema:
         return {}
-    validator = _validator(
-        service.pk, service.updated_at.isoformat(), json.dumps(service.input_schema, sort_keys=True)
-    )
+    key = (service.pk, service.updated_at)
+    validator = _validators.get(key)
+    if validator is None:
+        if len(_validators) > 256:
+            _validators.clear()
+        validator = _validators[key] = _validator(
+            service.pk, service.updated_at, json.dumps(service.input_schema, sort_keys=True)
+        )
     errors: dict[str, list[str]] = {}
     for error in validator.iter_errors(params):
         path = ".".join(str(p) for p in error.absolute_path) or "params"
@@ -294,25 +305,37 @@ def exchange_request(
         raise request.refuse(
             ValidationFailed(errors={"params": [f"at most {MAX_PARAMS_CHARS} characters"]})
         )
-    service = lookups.service_find(provider_code, service_code)
-    if service is None:
+    now = timezone.now()
+    # service, person, agreement and consent: one read, afresh for every request
+    context = lookups.request_context(
+        provider_code=provider_code,
+        service_code=service_code,
+        person_id=person_id,
+        consumer_id=consumer.pk,
+        purpose=purpose,
+        now=now,
+    )
+    if context is None:
         raise request.refuse(
             ServiceNotFound(f"{provider_code} publishes no service {service_code!r}.")
         )
+    service = context.service
     errors = _param_errors(service, request.params)
     if errors:
         raise request.refuse(ValidationFailed(errors=errors))
-    live = lookups.person_live(person_id)
+    live = lookups.person_live(person_id) if context.merged else context.person
     if live is None:
         raise request.refuse(NotFound(f"No person {person_id!r} in the index."))
     request.person = live
-    terms = lookups.terms_in_force(
-        provider_id=service.provider_id,
-        consumer_id=consumer.pk,
-        purpose=purpose,
-        person_id=live,
-        now=timezone.now(),
-    )
+    terms = context.terms
+    if context.merged:
+        terms = lookups.terms_in_force(
+            provider_id=service.provider_id,
+            consumer_id=consumer.pk,
+            purpose=purpose,
+            person_id=live,
+            now=now,
+        )
     if terms is None:
         raise request.refuse(
             _refusal_for_terms(

@@ -18,6 +18,7 @@ from core import audit
 from core.errors import PermissionDenied
 from exchange.events.errors import DeliveryNotFound, EventNotFound, SubscriptionNotFound
 from exchange.models import Delivery, Event, EventSender, Subscription
+from exchange.models.events import CONSENT_EVENT_TYPE
 from identity import policy
 from identity.choices import Role
 from identity.models import Agency, User
@@ -61,7 +62,12 @@ def event_history_for_person(
         policy.authorize(viewer, "event.manage", policy.ANY_OBJECT)
         agencies = _operator_agencies(viewer)
     deliveries = Delivery.objects.select_related("subscription__agency").order_by("created_at")
-    events = Event.objects.filter(person=person).select_related("source_agency")
+    # the changes the person told (consent notices to webhooks are in "who accessed")
+    events = (
+        Event.objects.filter(person=person)
+        .exclude(type=CONSENT_EVENT_TYPE)
+        .select_related("source_agency")
+    )
     if agencies is not None:
         events = events.filter(
             Q(source_agency_id__in=agencies) | Q(deliveries__subscription__agency_id__in=agencies)

@@ -33,6 +33,12 @@ class EventType(models.TextChoices):
     HOUSEHOLD = "household", _("Change of household")
 
 
+#: The type of the events that tell consent webhooks of a consent change. Not one of the
+#: `EventType` choices: nobody publishes or subscribes to it directly (see
+#: exchange.events.consent).
+CONSENT_EVENT_TYPE = "consent"
+
+
 class TargetKind(models.TextChoices):
     INTERNAL = "internal", _("An agency inside CivicStack (internal handler)")
     WEBHOOK = "webhook", _("The agency's own system (webhook)")
@@ -110,6 +116,16 @@ class Subscription(models.Model):
     )
     max_attempts = models.PositiveSmallIntegerField(_("attempts before dead-letter"), default=8)
     active = models.BooleanField(_("active"), default=True)
+    # Set on the subscriptions that carry a consent webhook (GovStack Consent API), one per
+    # webhook and agreement: their URL and secret are the webhook's, read at each delivery.
+    consent_webhook = models.ForeignKey(
+        "consent.ConsentWebhook",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("consent webhook"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

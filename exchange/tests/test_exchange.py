@@ -238,3 +238,56 @@ def test_publishing_a_service_checks_its_schemas_and_resolver(world):
             resolver="nothing",
         )
     assert set(bad.value.errors) == {"attributes", "input_schema", "resolver"}
+
+
+def test_a_request_about_a_merged_person_is_answered_for_the_person_they_became(world):
+    from registry.models import Person
+
+    # given the citizen's consent, and an older duplicate record merged into their person
+    _consent(world)
+    duplicate = Person.objects.create(
+        given_name="Maria", family_name="Lopez", merged_into=world["person"]
+    )
+    # when the caseworker asks about the duplicate's id
+    answer = _ask(world, person_id=duplicate.pk)
+    # then the answer is about the surviving person, under their consent, and logged so
+    assert answer.person == world["person"].pk
+    assert answer.data["income_band"] == "B"
+    logged = Message.objects.filter(exchange_id=answer.exchange_id).values_list("person", flat=True)
+    assert set(logged) == {world["person"].pk}
+
+
+def test_a_merged_persons_request_needs_the_surviving_persons_consent(world):
+    from registry.models import Person
+
+    # given a duplicate merged into the citizen's person, and no consent from the citizen
+    duplicate = Person.objects.create(
+        given_name="Maria", family_name="Lopez", merged_into=world["person"]
+    )
+    # when the caseworker asks about the duplicate, it is refused for want of consent
+    with pytest.raises(ConsentRequired):
+        _ask(world, person_id=duplicate.pk)
+
+
+def test_log_entries_with_awkward_text_still_verify(world):
+    import uuid
+
+    from exchange.messages import message_append
+
+    # given entries whose text needs escaping in canonical JSON (quotes, non-ASCII, braces)
+    for reason in ['refused: "quoted" {braces}, commas', "año über naïve — ✓", ""]:
+        message_append(
+            kind="denied",
+            exchange_id=uuid.uuid4(),
+            consumer="social-services",
+            provider="revenue",
+            service='svc "x"',
+            actor="ana",
+            status="denied",
+            case_ref="CB,1:2",
+            reason=reason,
+            body={"params": {"q": "é"}},
+        )
+    # when the log is verified from the stored rows, every hash and signature holds
+    check = message_log_verify()
+    assert check.ok and check.checked == 3

@@ -22,6 +22,9 @@ from exchange.events.delivery import DeliveryConfig, RunCounts, deliver_loop
 
 class Command(BaseCommand):
     help = "Deliver events to their subscribers (the transactional outbox worker)."
+    # A worker restarted after a crash should be delivering again within a second; the
+    # system checks (URLconf, templates, ...) concern the web process and are run there.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         mode = parser.add_mutually_exclusive_group()
