@@ -8,7 +8,8 @@ agencies' exports, through the production code only:
    standardisation with `registry.standardise`, encryption and blind indexes of the
    national ID, the upsert in chunks, rejected rows kept with their reasons, the batch's
    audit entry and the real-time matching task queued per chunk, which a worker would run
-   later: with no model trained yet it only counts the records as waiting);
+   later: with no model trained yet it only counts the records as waiting), in the
+   command's own process (no `REGISTRY_INGEST_WORKERS`, the default);
 2. `manage.py link` (`registry.services.linkage.link_run`), reporting its stages:
    **link** (reading the records from the database, training the model without labels,
    predicting and clustering), **persist** (stable person ids, persons, the records'

@@ -25,7 +25,6 @@ import binascii
 import contextlib
 import functools
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ import re
 import secrets
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -282,10 +281,16 @@ def encrypt(plaintext: str, *, context: str) -> str:
     """Seal ``plaintext`` under the current key: ``v1:<version>:<base64url(nonce|ct)>``."""
     keyring = get_keyring()
     nonce = secrets.token_bytes(NONCE_BYTES)
-    sealed = AESGCM(keyring.keys[keyring.current]).encrypt(
+    sealed = _aead(keyring.keys[keyring.current]).encrypt(
         nonce, plaintext.encode("utf-8"), context.encode("utf-8")
     )
     return token_prefix(keyring.current) + _b64e(nonce + sealed)
+
+
+@functools.lru_cache(maxsize=8)
+def _aead(key: bytes) -> AESGCM:
+    """The cipher for a key, made once: a bulk load seals a value per record."""
+    return AESGCM(key)
 
 
 def decrypt(token: str, *, context: str) -> str:
@@ -305,7 +310,7 @@ def decrypt(token: str, *, context: str) -> str:
     if len(raw) < NONCE_BYTES + 16:
         raise DecryptionError("The stored value is not an encrypted token.")
     try:
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
+        plain = _aead(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
     except InvalidTag:
         raise DecryptionError(
             f"A value for {context} failed authentication: it was altered, copied from "
@@ -314,15 +319,50 @@ def decrypt(token: str, *, context: str) -> str:
     return plain.decode("utf-8")
 
 
-@functools.lru_cache(maxsize=8)
-def _index_mac(key: bytes) -> "hmac.HMAC":
-    """The keyed HMAC before any message: copying it skips re-keying for every value."""
-    return hmac.new(key, digestmod=hashlib.sha256)
+_SHA256_BLOCK = 64
+
+
+@functools.lru_cache(maxsize=64)
+def _index_hashes(key: bytes, context: str) -> tuple[Any, Any]:
+    """HMAC-SHA256 under ``key`` (RFC 2104) as its inner and outer SHA-256 states, with the
+    context already fed to the inner one.
+
+    Copying two hashlib states costs less than half of copying an ``hmac.HMAC`` (a Python
+    object around the C one), and a bulk load makes a dozen indexes per record. The digest
+    is the same, byte for byte, as ``hmac.new(key, message, "sha256")``.
+    """
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_SHA256_BLOCK, b"\x00")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    inner.update(context.encode("utf-8") + b"\x00")
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+    return inner, outer
 
 
 def blind_index(value: str, *, context: str, normaliser: Normaliser = normalise_identifier) -> str:
-    """HMAC-SHA256 (hex) of the normalised value: equal identifiers, equal index."""
-    message = context.encode("utf-8") + b"\x00" + normaliser(value).encode("utf-8")
-    mac = _index_mac(get_keyring().index_key).copy()
-    mac.update(message)
+    """HMAC-SHA256 (hex) of the normalised value: equal identifiers, equal index.
+
+    The message is ``context + NUL + normalised value``.
+    """
+    inner, outer = _index_hashes(get_keyring().index_key, context)
+    digest = inner.copy()
+    digest.update(normaliser(value).encode("utf-8"))
+    mac = outer.copy()
+    mac.update(digest.digest())
     return mac.hexdigest()
+
+
+def blind_indexes(
+    values: Iterable[str], *, context: str, normaliser: Normaliser = normalise_identifier
+) -> list[str]:
+    """``blind_index`` of each value, in order (one key look-up for them all)."""
+    inner, outer = _index_hashes(get_keyring().index_key, context)
+    indexes = []
+    for value in values:
+        digest = inner.copy()
+        digest.update(normaliser(value).encode("utf-8"))
+        mac = outer.copy()
+        mac.update(digest.digest())
+        indexes.append(mac.hexdigest())
+    return indexes

@@ -205,8 +205,7 @@ class BlindKeysField(models.TextField):
         if not normalised:
             return ""
         return " ".join(
-            crypto.blind_index(key, context=self.context, normaliser=_as_is)
-            for key in self.keys(normalised)
+            crypto.blind_indexes(self.keys(normalised), context=self.context, normaliser=_as_is)
         )
 
     def pre_save(self, model_instance: Model, add: bool) -> str:

@@ -17,5 +17,6 @@ def one_edit_keys(national_id: str | None) -> list[str]:
     if not national_id:
         return []
     half = (len(national_id) - 1) // 2
-    cut = (national_id[:i] + national_id[i + 1 :] for i in range(len(national_id)))
-    return [f"^{national_id[:half]}", f"{national_id[-half:] if half else ''}$", national_id, *cut]
+    keys = ["^" + national_id[:half], (national_id[-half:] if half else "") + "$", national_id]
+    keys += [national_id[:i] + national_id[i + 1 :] for i in range(len(national_id))]
+    return keys

@@ -488,6 +488,11 @@ def _read(rule: FieldRule, row: Mapping[str, Any], result: MappedRow) -> str:
     return rule.join.join(parts)
 
 
+def record_id_of(spec: FeedSpec, row: Mapping[str, Any]) -> str:
+    """The agency's record id of a raw row, as `map_row` reads it ("" when it has none)."""
+    return _text(row.get(spec.record_id)) or ""
+
+
 def map_row(spec: FeedSpec, row: Mapping[str, Any]) -> MappedRow:
     """One raw row in the common schema. Errors name the common field and the column."""
     record_text = _text(row.get(spec.record_id))

@@ -193,6 +193,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Processes that prepare a large feed file's rows for `manage.py ingest` (0: none; pays only
+# with cores to spare, see registry.services.feeds.ingest_workers).
+REGISTRY_INGEST_WORKERS = int(os.environ.get("REGISTRY_INGEST_WORKERS", "0"))
 # SMS notifications (docs/operations.md, "Notifications: e-mail and SMS"): logged by default.
 CIVICSTACK_SMS_BACKEND = os.environ.get("CIVICSTACK_SMS_BACKEND", "core.sms.LoggingSmsBackend")
 CIVICSTACK_SMS_URL = os.environ.get("CIVICSTACK_SMS_URL", "")

@@ -1,4 +1,6 @@
 import base64
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -426,3 +428,17 @@ def test_rotate_keys_generate_with_keys_in_the_environment_prints_them_and_stops
     assert "CIVICSTACK_KEYS" in err.getvalue()
     # ... and nothing is re-encrypted with a key the running processes do not have yet
     assert stored(user)[0].startswith("v1:1:")
+
+
+@pytest.mark.parametrize("value", ["AB123456C", "ab 12-34 56 c", "", "Zoë-7", "x" * 200])
+def test_blind_indexes_are_hmac_sha256_of_context_and_value(value):
+    # given the index key, the HMAC-SHA256 of "context NUL normalised value" by the standard
+    # library
+    key = crypto.get_keyring().index_key
+    normalised = crypto.normalise_identifier(value)
+    expected = hmac.new(
+        key, b"person.national_id.near\x00" + normalised.encode(), hashlib.sha256
+    ).hexdigest()
+    # then the blind index, alone or among others, is exactly that (stored indexes still match)
+    assert crypto.blind_index(value, context="person.national_id.near") == expected
+    assert crypto.blind_indexes([value, "x"], context="person.national_id.near")[0] == expected

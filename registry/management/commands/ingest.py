@@ -1,4 +1,5 @@
 """manage.py ingest --agency CODE FILE [--mapping FILE] [--format csv|jsonl] [--encoding ENC]
+[--workers N]
 
 Loads an agency's export through its feed mapping, with a progress bar on stderr, and ends
 with one summary line of counts. Rows that fail validation are kept as rejected rows (see
@@ -33,6 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["csv", "jsonl"], help="default: the mapping's")
         parser.add_argument("--encoding", help="default: the mapping's (usually utf-8)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="processes that prepare the rows while this one writes them (0: none); "
+            "they pay on idle cores only; default: REGISTRY_INGEST_WORKERS for a large "
+            "file, else none",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = Agency.objects.filter(code=options["agency"]).first()
@@ -81,6 +89,7 @@ class Command(BaseCommand):
                 mapping=mapping,
                 channel=BatchChannel.COMMAND,
                 progress=progress,
+                workers=options["workers"],
             )
         except feeds.FeedFileUnreadable as exc:
             raise CommandError(f"{path}: {exc.detail}") from None
