@@ -460,7 +460,7 @@ def consent_forget(*, actor: User, person: Person) -> list[str]:
     return forgotten
 
 
-WEBHOOK_EVENTS = ("consent.given", "consent.refused", "consent.withdrawn", "agreement.revised")
+WEBHOOK_EVENTS = (*notify.EVENT_FOR_STATE.values(), "agreement.revised")
 WEBHOOK_CONTENT_TYPES = ("application/json",)
 
 
