@@ -70,7 +70,7 @@ def notify(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     subject = _text(params, "subject", required=True, limit=MAX_SUBJECT)
     body = _text(params, "body", required=False, limit=MAX_BODY)
     note = Notification(
-        case=ctx.case,
+        case_id=ctx.case.pk,
         recipient_id=ctx.case.applicant_id,
         channel=channel,
         template=_text(params, "template", required=False, limit=80),

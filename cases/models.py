@@ -98,14 +98,21 @@ class Case(models.Model):
     service_version = models.ForeignKey(
         ServiceVersion, on_delete=models.PROTECT, related_name="cases", verbose_name=_("version")
     )
+    # agency and applicant: no index of their own, each leads a composite index below (every
+    # index is one more page written per case)
     agency = models.ForeignKey(
-        Agency, on_delete=models.PROTECT, related_name="cases", verbose_name=_("agency")
+        Agency,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("agency"),
+        db_index=False,
     )
     applicant = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="cases",
         verbose_name=_("applicant"),
+        db_index=False,
     )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -149,8 +156,8 @@ class CaseDecision(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="decisions")
     element_id = models.CharField(_("BPMN element"), max_length=200)
     evaluation = models.ForeignKey(DecisionEvaluation, on_delete=models.PROTECT, related_name="+")
-    model_version = models.ForeignKey(
-        DecisionModelVersion, on_delete=models.PROTECT, related_name="+"
+    model_version = models.ForeignKey(  # indexed by cases_decision_version, which it leads
+        DecisionModelVersion, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     decision = models.CharField(_("decision"), max_length=200)
     outputs = models.JSONField(_("outputs"))

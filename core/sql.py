@@ -11,14 +11,77 @@ Everything else uses the ORM.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connections, router
+from django.conf import settings
+from django.db import connections, models, router
 from django.db.models import Field, Model
 
 _lock = threading.Lock()
 _inserts: dict[tuple[str, type[Model]], tuple[str, list[Field[Any, Any]], bool]] = {}
+_writers: dict[tuple[str, type[Model]], list[Callable[[Model], Any]]] = {}
+
+# Field classes whose value goes to the database as it is when it has the plain Python type
+# (the ORM's own preparation only checks and converts it); exact classes, never subclasses,
+# which may encrypt or encode (core.crypto's fields are TextField subclasses).
+_TEXT = (models.CharField, models.TextField, models.SlugField, models.EmailField)
+_INTEGER = (
+    models.AutoField,
+    models.BigAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+)
+
+
+def _value_writer(field: Field[Any, Any], alias: str) -> Callable[[Any], Any]:
+    """How a value of `field` goes to the database on `alias`: what `get_db_prep_save` does,
+    without its layers of checks for the values the engine writes thousands of times a second
+    (a text, an id, an aware datetime); anything else goes the ORM's way."""
+    connection = connections[alias]  # this thread's; only its vendor and settings are read
+
+    def orm(value: Any) -> Any:
+        return field.get_db_prep_save(value, connections[alias])
+
+    kind = type(field)
+    target = field.target_field if isinstance(field, models.ForeignKey) else None
+    if target is not None and type(target) in _INTEGER:
+        kind = type(target)
+    if kind in _TEXT:
+        return lambda value: value if value is None or type(value) is str else orm(value)
+    if kind in _INTEGER:
+        return lambda value: value if value is None or type(value) is int else orm(value)
+    utc = settings.USE_TZ and connection.settings_dict.get("TIME_ZONE") is None
+    if kind is models.DateTimeField and connection.vendor == "sqlite" and utc:
+        # Django's SQLite adaptation of an aware datetime: naive in UTC, then str()
+        def sqlite_datetime(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is UTC:
+                return value.replace(tzinfo=None).isoformat(" ")
+            return orm(value)
+
+        return sqlite_datetime
+    return orm
+
+
+def _row_writer(field: Field[Any, Any], alias: str) -> Callable[[Model], Any]:
+    """The database value of `field` for a new row: `pre_save` then the value's adaptation."""
+    adapt = _value_writer(field, alias)
+    plain_pre_save = type(field).pre_save is Field.pre_save or (
+        isinstance(field, models.DateField)
+        and type(field).pre_save in (models.DateField.pre_save, models.DateTimeField.pre_save)
+        and not (field.auto_now or field.auto_now_add)
+    )
+    if plain_pre_save:
+        attname = field.attname
+        return lambda obj: adapt(getattr(obj, attname))
+    return lambda obj: adapt(field.pre_save(obj, True))
+
+
 _updates: dict[tuple[str, type[Model], tuple[str, ...], tuple[str, ...]], str] = {}
 
 
@@ -44,8 +107,10 @@ def _insert_sql(alias: str, model: type[Model]) -> tuple[str, list[Field[Any, An
     if returning:
         sql += f" RETURNING {quote(str(meta.pk.column))}"
     built = (sql, fields, returning)
+    writers = [_row_writer(f, alias) for f in fields]
     with _lock:
         _inserts[key] = built
+        _writers[key] = writers
     return built
 
 
@@ -64,16 +129,15 @@ def insert(objs: Iterable[Model]) -> None:
         return
     model = type(rows[0])
     alias = _alias(model)
-    sql, fields, returning = _insert_sql(alias, model)
+    sql, _, returning = _insert_sql(alias, model)
+    writers = _writers[(alias, model)]
     connection = connections[alias]
     pk = model._meta.pk
     assert pk is not None
     with connection.cursor() as cursor:
         if len(rows) == 1:
             obj = rows[0]
-            cursor.execute(
-                sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-            )
+            cursor.execute(sql, [write(obj) for write in writers])
             if returning:
                 obj.pk = cursor.fetchone()[0]
             else:
@@ -86,11 +150,7 @@ def insert(objs: Iterable[Model]) -> None:
             for start in range(0, len(rows), MAX_ROWS):
                 chunk = rows[start : start + MAX_ROWS]
                 statement = f"{head} VALUES {', '.join([one] * len(chunk))}{suffix}"
-                params = [
-                    f.get_db_prep_save(f.pre_save(obj, True), connection)
-                    for obj in chunk
-                    for f in fields
-                ]
+                params = [write(obj) for obj in chunk for write in writers]
                 cursor.execute(statement, params)
                 if many:
                     for obj, row in zip(chunk, cursor.fetchall(), strict=True):
@@ -114,11 +174,23 @@ def update(model: type[Model], *, where: dict[str, Any], values: dict[str, Any])
         sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {conds}"  # noqa: S608
         with _lock:
             _updates[key] = sql
-    params = [_field(meta, n).get_db_prep_save(v, connection) for n, v in values.items()]
+    params = [_writer(alias, model, n)(v) for n, v in values.items()]
     params += [_field(meta, n).get_db_prep_value(v, connection) for n, v in where.items()]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+_value_writers: dict[tuple[str, type[Model], str], Callable[[Any], Any]] = {}
+
+
+def _writer(alias: str, model: type[Model], name: str) -> Callable[[Any], Any]:
+    found = _value_writers.get((alias, model, name))
+    if found is None:
+        found = _value_writer(_field(model._meta, name), alias)
+        with _lock:
+            _value_writers[(alias, model, name)] = found
+    return found
 
 
 def _field(meta: Any, name: str) -> Any:

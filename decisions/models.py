@@ -92,11 +92,12 @@ class DecisionModelVersion(models.Model):
 class DecisionEvaluation(models.Model):
     """One evaluation as it happened: the replayable record simulation runs over."""
 
-    version = models.ForeignKey(
+    version = models.ForeignKey(  # indexed by decisions_eval_version, which it leads
         DecisionModelVersion,
         on_delete=models.PROTECT,
         related_name="evaluations",
         verbose_name=_("version used"),
+        db_index=False,
     )
     decision = models.CharField(_("decision"), max_length=200)
     inputs = models.JSONField(_("inputs"), help_text=_("Tagged JSON FEEL values."))

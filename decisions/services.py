@@ -232,12 +232,16 @@ def decision_evaluate(
     case_ref: str | None = None,
     at: datetime | None = None,
     insert: Callable[[DecisionEvaluation], None] | None = None,
+    audit_into: list[dict[str, Any]] | None = None,
 ) -> EvaluationOutcome:
     """Evaluate a decision with the version active at `at` (default now) and record it.
 
     The inputs recorded are exactly the inputs evaluated (they go through the JSON encoding
     first), so a simulation replays them faithfully. `insert` writes the new record (default
-    `save()`): the case engine passes its own faster writer of the same row.
+    `save()`): the case engine passes its own faster writer of the same row. With
+    `audit_into`, the audit entry (the keyword arguments of `core.audit.record`) is appended
+    there instead of being written: the caller writes it, in this transaction, together
+    with its own (the case engine writes a case's entries at the end of its run).
     """
     policy.authorize(actor, "decision.evaluate", model)
     moment = timezone.now() if at is None else selectors.in_utc(at)
@@ -278,20 +282,24 @@ def decision_evaluate(
             evaluation.save(force_insert=True)
         else:
             insert(evaluation)
-        audit.record(
-            actor=actor,
-            action="decision.evaluate",
-            subject_person=subject_person,
-            target=evaluation,
-            purpose=purpose,
-            agency=_agency_code(model),
-            data={
+        entry: dict[str, Any] = {
+            "actor": actor,
+            "action": "decision.evaluate",
+            "subject_person": subject_person,
+            "target": evaluation,
+            "purpose": purpose,
+            "agency": _agency_code(model),
+            "data": {
                 "model": model.key,
                 "version": version.version,
                 "decision": name,
                 "case_ref": case_ref,
             },
-        )
+        }
+        if audit_into is None:
+            audit.record(**entry)
+        else:
+            audit_into.append(entry)
     return EvaluationOutcome(
         evaluation=evaluation,
         version=version,

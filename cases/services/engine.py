@@ -112,6 +112,10 @@ class _Run:
     groups: int = 0  # step groups opened in this run
     snapshot: Any = None  # the state the closed step groups left (see `_open_group`)
     snapshot_events: int = 0  # how many of `events` belong to that state
+    # Audit entries of the run, written together when it ends (`_write_audit`); those before
+    # `audits_kept` stay if the open step group fails, the rest are rolled back with it.
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    audits_kept: int = 0
 
     def run_case_task(self, task: Any) -> bool:
         element = task.task_spec.bpmn_id
@@ -136,15 +140,16 @@ class _Run:
             purpose=f"case {self.case.reference}",
             case_ref=self.case.reference,
             insert=_insert_one,
+            audit_into=self.audits,
         )
         task.data[call.result_variable] = to_task_value(outcome.result, path=call.result_variable)
         sql.insert(
             [
-                CaseDecision(
-                    case=self.case,
+                CaseDecision(  # ids, not instances: cheaper to build, nothing reads them back
+                    case_id=self.case.pk,
                     element_id=call.element_id,
-                    evaluation=outcome.evaluation,
-                    model_version=outcome.version,
+                    evaluation_id=outcome.evaluation.pk,
+                    model_version_id=outcome.version.pk,
                     decision=outcome.decision,
                     outputs=outcome.evaluation.outputs,
                     explanation=outcome.explanation,
@@ -182,7 +187,7 @@ class _Run:
             return
         self.events.append(
             CaseEvent(
-                case=self.case,
+                case_id=self.case.pk,
                 activity=spec.bpmn_name or spec.bpmn_id,
                 element_id=spec.bpmn_id,
                 kind=kind.removeprefix("Case"),
@@ -231,6 +236,7 @@ def _open_group(run: _Run) -> None:
     """Start a step group: keep what the previous groups did (their savepoint is released)
     and remember the state they left, which a failure of this group falls back to."""
     _release_group(run)
+    run.audits_kept = len(run.audits)
     if run.groups:
         run.snapshot = state.snapshot(run.workflow)
         run.snapshot_events = len(run.events)
@@ -340,17 +346,30 @@ def _fail(run: _Run, exc: Exception) -> None:
         if updated:
             if run.snapshot is not None and run.snapshot_events:
                 CaseEvent.objects.bulk_create(run.events[: run.snapshot_events])
-            audit.record(
-                actor=run.actor,
-                action="case.needs_attention",
-                target=case,
-                agency=run.compiled.agency_code,
-                data={"reference": case.reference, "element": element, "error": message[:500]},
+            run.audits.append(
+                {
+                    "actor": run.actor,
+                    "action": "case.needs_attention",
+                    "target": case,
+                    "agency": run.compiled.agency_code,
+                    "data": {
+                        "reference": case.reference,
+                        "element": element,
+                        "error": message[:500],
+                    },
+                }
             )
+        _write_audit(run)
     run.events = []
     if updated:
         for name, value in values.items():
             setattr(case, name, value)
+
+
+def _write_audit(run: _Run) -> None:
+    """Write the run's audit entries, in order, in one go (one read of the chain's head)."""
+    entries, run.audits, run.audits_kept = run.audits, [], 0
+    audit.record_many(entries)
 
 
 def _finish(run: _Run) -> None:
@@ -374,6 +393,7 @@ def _finish(run: _Run) -> None:
         _save(run, status=CaseStatus.WAITING, timer_due_at=due, error="", error_element="")
         if due is not None:
             _schedule_timers(due)
+    _write_audit(run)
 
 
 def _schedule_timers(due: datetime) -> None:
@@ -405,6 +425,7 @@ def _run_in_transaction(run: _Run) -> Case:
         if run.group is not None:  # else a computing task before any group: nothing to undo
             transaction.savepoint_rollback(run.group)
             run.group = None
+            del run.audits[run.audits_kept :]  # their records went with the group
         _fail(run, exc)
         return run.case
     _release_group(run)
@@ -451,14 +472,21 @@ def case_submit(*, service: Service, data: Mapping[str, Any], applicant: User, a
             updated_at=now,
         )
         sql.insert([case])
-        audit.record(
-            actor=actor,
-            action="case.submit",
-            target=case,
-            agency=comp.agency_code,
-            data={"service": service.code, "version": version.version, "reference": case.reference},
+        run = _open(case, actor=system)
+        run.audits.append(
+            {
+                "actor": actor,
+                "action": "case.submit",
+                "target": case,
+                "agency": comp.agency_code,
+                "data": {
+                    "service": service.code,
+                    "version": version.version,
+                    "reference": case.reference,
+                },
+            }
         )
-        return _run_in_transaction(_open(case, actor=system))
+        return _run_in_transaction(run)
 
 
 def case_retry(*, case: Case, actor: User) -> Case:

@@ -20,6 +20,7 @@ from cases.models import (
     WorkItem,
 )
 from cases.services import definitions, engine, overrides, work_items
+from core import audit
 from core.errors import PermissionDenied, ValidationFailed
 from core.models import AuditEntry
 from decisions import services as decision_services
@@ -279,6 +280,48 @@ def test_a_failing_connector_puts_the_case_in_needs_attention_and_retry_resumes(
     assert CaseDecision.objects.filter(case=case).count() == 1
     assert DecisionEvaluation.objects.filter(case_ref=case.reference).count() == 1
     assert Notification.objects.filter(case=case).count() == 1
+    # and the audit trail tells it in order, the decision once
+    assert _trail() == [
+        "case.submit",
+        "decision.evaluate",
+        "case.needs_attention",
+        "case.retry",
+    ]
+
+
+_CASE_ACTIONS = ["case.submit", "decision.evaluate", "case.needs_attention", "case.retry"]
+
+
+def _trail() -> list[str]:
+    return list(
+        AuditEntry.objects.filter(action__in=_CASE_ACTIONS)
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+
+
+def test_a_failing_decision_step_leaves_no_decision_on_record_or_in_the_trail(
+    service, citizen, monkeypatch
+):
+    # given a decision step that fails after the evaluation was written (say, its result
+    # cannot be used)
+    real = decision_services.decision_evaluate
+
+    def unusable(**kwargs):
+        real(**kwargs)
+        raise ValueError("the result has no usable form")
+
+    monkeypatch.setattr(decision_services, "decision_evaluate", unusable)
+    # when a case reaches the decision
+    case = _submit(service, citizen)
+    # then the case needs attention at the decision, and neither the evaluation nor its
+    # audit entry survived: the trail has the submission and the failure only
+    assert case.status == CaseStatus.NEEDS_ATTENTION
+    assert "no usable form" in case.error
+    assert not DecisionEvaluation.objects.exists()
+    assert _trail() == ["case.submit", "case.needs_attention"]
+    # and every entry is chained: the trail verifies
+    assert audit.verify().ok
 
 
 class WorkerKilled(BaseException):
