@@ -88,10 +88,13 @@ def _has_ready_engine_task(workflow: BpmnWorkflow) -> bool:
 
 
 def run_engine(workflow: BpmnWorkflow, step: Callable[[Any], None]) -> None:
+    """Rounds of ready work, each followed by a refresh of the timers, until no engine task
+    is ready. One scan of the tree per round says whether to go on (a round follows the
+    tasks it made ready itself, so a second round is rarely needed); a timer that became
+    due joins the next round."""
     budget = [MAX_STEPS]
     while True:
-        while _round(workflow, step, budget):
-            pass
+        _round(workflow, step, budget)
         workflow.refresh_timers()
         if not _has_ready_engine_task(workflow):
             return
