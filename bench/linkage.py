@@ -1242,6 +1242,20 @@ def _stage_table(rows: Sequence[dict[str, Any]]) -> str:
         ],
         body,
     )
+    peaks = [r for r in staged if r.get("peak_mb_by_stage")]
+    if peaks:
+        names = list(peaks[0]["peak_mb_by_stage"])
+        table += "\n\n" + markdown_table(
+            ["records", *(f"peak in {name}" for name in names)],
+            [
+                [_fmt(r["records"]), *(f"{r['peak_mb_by_stage'][n]:,.0f} MB" for n in names)]
+                for r in peaks
+            ],
+        )
+        table += (
+            "\n\nResident memory sampled every 0.2 s during each stage (the link stage above is"
+            " read, train and link here).\n"
+        )
     train = "; ".join(f"training {r['train_seconds']:.1f} s of the link stage" for r in staged)
     loads = [r["load_average"] for r in staged if r.get("load_average")]
     if loads:

@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# link_run's stages, in the order it runs them (registry.services.linkage)
+LINK_STAGES = ("read", "train", "link", "persist", "golden")
+
 # The export the benchmark writes for each agency: the common person schema's names, the
 # agency's own attributes as further columns (kept as the record's extra attributes), an
 # unreadable date of birth kept as it was sent, as the demo's legacy systems send them.
@@ -91,6 +94,50 @@ def feed_files_write(*, raw: Path, directory: Path) -> dict[str, Path]:
     return files
 
 
+class _MemorySampler:
+    """The process's resident memory, sampled every `every` seconds on a thread, so each
+    stage's peak can be told apart afterwards (VmHWM gives only the whole run's)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._every = every
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss_mb(self) -> float:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self._rss_mb()))
+            self._stop.wait(self._every)
+
+    def __enter__(self) -> _MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self, started: float, stages: list[tuple[str, float]]) -> dict[str, float]:
+        """The highest sample within each of the consecutive stages (name, seconds)."""
+        out: dict[str, float] = {}
+        start = started
+        for name, seconds in stages:
+            end = start + seconds
+            inside = [mb for t, mb in self.samples if start <= t <= end]
+            out[name] = round(max(inside, default=0.0), 1)
+            start = end
+        return out
+
+
 def child_pipeline(*, feeds: Path, out: Path) -> dict[str, Any]:
     """Ingest every agency's file, link, persist, golden records; the seconds of each stage.
 
@@ -117,13 +164,17 @@ def child_pipeline(*, feeds: Path, out: Path) -> dict[str, Any]:
     mapping = feeds / "mapping.yaml"
     import registry.linkage.pipeline  # noqa: F401  - imported before the clock
 
-    started = time.perf_counter()
-    for path in files:
-        call_command("ingest", str(path), agency=path.stem, mapping=str(mapping), no_progress=True)
-    load = time.perf_counter() - started
-    stages: dict[str, float] = {}
-    linkage_services.link_run(actor=actor, timings=stages)
-    seconds = time.perf_counter() - started
+    with _MemorySampler() as memory:
+        started = time.perf_counter()
+        for path in files:
+            call_command(
+                "ingest", str(path), agency=path.stem, mapping=str(mapping), no_progress=True
+            )
+        load = time.perf_counter() - started
+        stages: dict[str, float] = {}
+        linkage_services.link_run(actor=actor, timings=stages)
+        seconds = time.perf_counter() - started
+    order = [("load", load), *((name, stages.get(name, 0.0)) for name in LINK_STAGES)]
 
     rows = SourceRecord.objects.values_list("agency__code", "agency_record_id", "person_id")
     pd.DataFrame(
@@ -137,6 +188,7 @@ def child_pipeline(*, feeds: Path, out: Path) -> dict[str, Any]:
         "train_seconds": stages["train"],
         "persist_seconds": stages["persist"],
         "golden_seconds": stages["golden"],
+        "peak_mb_by_stage": memory.peaks(started, order),
         "loaded": sum(created for _, created in batches),
         "rejected": sum(rejected for rejected, _ in batches),
         "persons": Person.objects.filter(retired_at__isnull=True).count(),
