@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.fields import EncryptedTextField
 from registry import standardise
 from registry.models import Person, SourceRecord
 
@@ -201,45 +202,191 @@ def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
         yield ids[start : start + size]
 
 
-def _winners(rows: Sequence[Sequence[Any]], rules: Survivorship) -> tuple[Any, dict[str, Any]]:
+# The columns a chunk reads: `_RECORD_COLUMNS` without the raw date of birth (no rule uses it).
+_FETCHED = (
+    "pk",
+    "person_id",
+    "agency__code",
+    "agency_record_id",
+    "source_updated_at",
+    "loaded_at",
+    *GOLDEN_FIELDS,
+)
+
+
+class _Reader:
+    """Reads chunks of persons' source records column by column.
+
+    The SELECT is compiled once; each chunk adds `WHERE person_id IN (...)` with the ids
+    as parameters (Django's `__in` lookup prepares every id one by one, which took a
+    tenth of the refresh). The rows come as the database sends them; Django's converters
+    for a column (dates parsed) run once per distinct value instead of once per row and
+    column as `values_list` would, and encrypted columns stay sealed until a value is
+    needed (`_Sealed`).
+    """
+
+    def __init__(self) -> None:
+        query = SourceRecord.objects.order_by().values_list(*_FETCHED)
+        compiler = query.query.get_compiler(using=query.db)
+        self.sql, self.params = compiler.as_sql()
+        selected = [s[0] for s in compiler.select[: compiler.col_count]]
+        self.converters = compiler.get_converters(selected)
+        quote = connection.ops.quote_name
+        self.person = (
+            f"{quote(SourceRecord._meta.db_table)}."
+            f"{quote(SourceRecord._meta.get_field('person').column)}"
+        )
+
+    def records(self, chunk: list[str]) -> dict[str, list[Any]]:
+        """The chunk's source records, {column: values} ({} for none)."""
+        if not chunk:
+            return {}
+        holders = ", ".join(["%s"] * len(chunk))
+        # the SELECT is Django's and has no WHERE; the ids are parameters
+        sql = f"{self.sql} WHERE {self.person} IN ({holders})"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, *chunk])
+            rows = cursor.fetchall()
+        if not rows:
+            return {}
+        columns: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+        for at, (converters, expression) in self.converters.items():
+            if isinstance(getattr(expression, "target", None), EncryptedTextField):
+                columns[at] = _Sealed(columns[at], converters, expression)
+            else:
+                columns[at] = _converted(columns[at], converters, expression)
+        return dict(zip(_FETCHED, columns, strict=True))
+
+
+class _Sealed:
+    """A column of encrypted values (the national ID), decrypted only where read.
+
+    Most records never give their person's value, so `_winners` opens only the ones that
+    can: an empty token is an empty value, and any other may still be blank once opened.
+    """
+
+    def __init__(self, tokens: list[Any], converters: list[Any], expression: Any) -> None:
+        self.tokens = tokens
+        self.converters = converters
+        self.expression = expression
+        self.opened: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, row: int) -> Any:
+        try:
+            return self.opened[row]
+        except KeyError:
+            value = self.tokens[row]
+            for converter in self.converters:
+                value = converter(value, self.expression, connection)
+            self.opened[row] = value
+            return value
+
+    def maybe(self) -> Any:
+        """Rows whose value may be present (its token is not empty)."""
+        import numpy as np
+
+        return np.array([bool(t) for t in self.tokens], dtype=bool)
+
+
+def _converted(values: list[Any], converters: list[Any], expression: Any) -> list[Any]:
+    """`values` through Django's converters, each distinct value converted once."""
+    done: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        try:
+            found = done[value]
+        except KeyError:
+            found = value
+            for converter in converters:
+                found = converter(found, expression, connection)
+            done[value] = found
+        out.append(found)
+    return out
+
+
+def _keyed(values: Sequence[Any], fn: Any, dtype: Any) -> Any:
+    """np.array([fn(v) for v in values]), with fn called once per distinct value."""
+    import numpy as np
+
+    done: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        try:
+            out.append(done[value])
+        except KeyError:
+            found = done[value] = fn(value)
+            out.append(found)
+    return np.array(out, dtype=dtype)
+
+
+def _all_text(values: Iterable[Any]) -> bool:
+    return set(map(type, values)) <= {str}
+
+
+def _texts(values: list[Any]) -> tuple[Any, Any] | None:
+    """(present, length) arrays of a column of text values, in C with NumPy's string
+    functions; None when the column holds other types or NumPy has no such functions
+    (before 2.0), and the caller works value by value."""
+    import numpy as np
+
+    dtypes = getattr(np, "dtypes", None)
+    if not hasattr(np, "strings") or not hasattr(dtypes, "StringDType"):
+        return None
+    if not _all_text(values):
+        return None
+    try:
+        text = np.array(values, dtype=dtypes.StringDType())  # type: ignore[union-attr]
+    except UnicodeEncodeError:  # a lone surrogate: Python's own functions handle it
+        return None
+    length = np.strings.str_len(text)
+    # `value.strip()` is not empty: not all whitespace (numpy's isspace is Python's)
+    return (length > 0) & ~np.strings.isspace(text), length
+
+
+def _updated(columns: Mapping[str, list[Any]]) -> list[Any]:
+    """Each row's `source_updated_at or loaded_at`."""
+    return [
+        s or loaded
+        for s, loaded in zip(columns["source_updated_at"], columns["loaded_at"], strict=True)
+    ]
+
+
+def _winners(
+    columns: Mapping[str, list[Any]], updated: list[Any], rules: Survivorship
+) -> tuple[Any, dict[str, Any]]:
     """Each person's winning row of each golden field, for many persons at once.
 
-    `rows` are tuples of `_RECORD_COLUMNS`. Returns (the person of each row as codes into
-    the persons' array, persons array) and {field: array of the winning row per person, -1
-    for none}. The same choice as `golden_record` (a test checks they agree), but each
-    field is one NumPy lexsort over every row instead of a Python sort per person.
+    `columns` as `_Reader.records` gives them. Returns the persons (in order of first row) and
+    {field: array of the winning row per person, -1 for none}. The same choice as
+    `golden_record` (a test checks they agree), but each field is one NumPy lexsort over
+    every row instead of a Python sort per person.
     """
     import numpy as np
     import pandas as pd
 
-    column = {name: i for i, name in enumerate(_RECORD_COLUMNS)}
-    codes, persons = pd.factorize(pd.Series([r[column["person_id"]] for r in rows], dtype=object))
+    count = len(columns["pk"])
+    codes, persons = pd.factorize(np.array(columns["person_id"], dtype=object))
     n_persons = len(persons)
-    pk = np.fromiter((r[column["pk"]] for r in rows), dtype=np.int64, count=len(rows))
-    recent = np.fromiter(
-        (
-            -(updated.timestamp()) if updated else 0.0
-            for updated in (r[column["source_updated_at"]] or r[column["loaded_at"]] for r in rows)
-        ),
-        dtype=np.float64,
-        count=len(rows),
-    )
-    agencies = [r[column["agency__code"]] for r in rows]
+    pk = np.array(columns["pk"], dtype=np.int64)
+    recent = _keyed(updated, lambda at: -(at.timestamp()) if at else 0.0, np.float64)
+    agency_codes, agencies = pd.factorize(np.array(columns["agency__code"], dtype=object))
     winners: dict[str, Any] = {}
     leaders = sorted(rules.fields.items(), key=lambda item: item[1].with_field is not None)
     for name, rule in leaders:
-        values = [r[column[name]] for r in rows]
-        if name == "date_of_birth":
-            present = np.fromiter((v is not None for v in values), dtype=bool, count=len(rows))
-        else:
-            present = np.fromiter(
-                (bool(v and str(v).strip()) for v in values), dtype=bool, count=len(rows)
-            )
+        values = columns[name]
+        sealed = values if isinstance(values, _Sealed) else None
+        texts = None if name == "date_of_birth" or sealed else _texts(values)
         best = np.full(n_persons, -1, dtype=np.int64)
         if rule.with_field is not None:
             leader = winners.get(rule.with_field, best)
             has = leader >= 0
-            has[has] = present[leader[has]]
+            if sealed is not None:
+                has[has] = [_present(name, {name: sealed[r]}) for r in leader[has].tolist()]
+            else:
+                has[has] = _presence(name, values, texts)[leader[has]]
             best[has] = leader[has]
             winners[name] = best
             continue
@@ -249,13 +396,24 @@ def _winners(rows: Sequence[Sequence[Any]], rules: Survivorship) -> tuple[Any, d
                 rank: dict[str, int] = {}
                 for i, a in enumerate(rule.trust):
                     rank.setdefault(a, i)
-                keys.append(np.array([rank.get(a, len(rule.trust)) for a in agencies]))
+                ranks = np.array([rank.get(a, len(rule.trust)) for a in agencies], dtype=np.int64)
+                keys.append(ranks[agency_codes])
             elif kind == "recent":
                 keys.append(recent)
             elif name == "date_of_birth":
-                keys.append(np.zeros(len(rows), dtype=np.int64))
+                keys.append(np.zeros(count, dtype=np.int64))
+            elif sealed is not None:
+                keys.append(np.zeros(count, dtype=np.int64))  # set below for opened rows
+            elif texts is not None:
+                keys.append(-texts[1].astype(np.int64))
             else:
-                keys.append(np.array([-len(str(v)) if v is not None else 0 for v in values]))
+                keys.append(
+                    _keyed(values, lambda v: -len(str(v)) if v is not None else 0, np.int64)
+                )
+        if sealed is not None:
+            present = _opened_present(name, rule, sealed, keys, codes)
+        else:
+            present = _presence(name, values, texts)
         where = np.flatnonzero(present)
         if len(where):
             # lexsort sorts by its last key first: the person, then the rules, then the pk
@@ -268,19 +426,118 @@ def _winners(rows: Sequence[Sequence[Any]], rules: Survivorship) -> tuple[Any, d
     return persons, winners
 
 
-def _golden_entry(row: Sequence[Any], name: str) -> dict[str, Any]:
-    column = _COLUMN_INDEX
-    updated = row[column["source_updated_at"]] or row[column["loaded_at"]]
-    return {
-        "value": _json_value(row[column[name]]),
-        "agency": row[column["agency__code"]],
-        "record": row[column["agency_record_id"]],
-        "record_id": row[column["pk"]],
-        "updated_at": updated.isoformat() if updated else None,
-    }
+def _presence(name: str, values: Any, texts: tuple[Any, Any] | None) -> Any:
+    """Whether each row has a value of the field (`_present`), as an array."""
+    import numpy as np
+
+    if name == "date_of_birth":
+        return np.array([v is not None for v in values], dtype=bool)
+    if texts is not None:
+        return texts[0]
+    return _keyed(values, lambda v: bool(v and str(v).strip()), bool)
 
 
-_COLUMN_INDEX = {name: i for i, name in enumerate(_RECORD_COLUMNS)}
+def _opened_present(
+    name: str, rule: FieldRule, sealed: _Sealed, keys: list[Any], codes: Any
+) -> Any:
+    """The rows of an encrypted field that can win, each of them opened.
+
+    A person's value comes from the rows that are best by the rules before "complete"
+    (which needs the value's length): those are opened; if all of them turn out blank
+    they drop out and the next best are opened. Other rows are left closed and marked
+    absent, as they cannot win; the "complete" key of the opened ones is filled in.
+    """
+    import numpy as np
+
+    before = []
+    for kind, key in zip(rule.rules, keys, strict=True):
+        if kind == "complete":
+            break
+        before.append(key)
+    alive = sealed.maybe()
+    while True:
+        where = np.flatnonzero(alive)
+        if not len(where):
+            return alive
+        # lexsort sorts by its last key first: the person, then the rules before "complete"
+        ranked = where[np.lexsort((*(k[where] for k in reversed(before)), codes[where]))]
+        head = np.ones(len(ranked), dtype=bool)  # each person's first row
+        head[1:] = codes[ranked[1:]] != codes[ranked[:-1]]
+        first = np.maximum.accumulate(np.where(head, np.arange(len(ranked)), 0))
+        # the rows tied with their person's first on every rule before "complete"
+        top = np.ones(len(ranked), dtype=bool)
+        for key in before:
+            top &= key[ranked] == key[ranked[first]]
+        rows = ranked[top].tolist()
+        blank = [r for r in rows if not _present(name, {name: sealed[r]})]
+        if not blank:
+            break
+        alive[blank] = False
+    present = np.zeros(len(alive), dtype=bool)
+    present[rows] = True
+    lengths = [-len(str(sealed[r])) for r in rows]
+    for kind, key in zip(rule.rules, keys, strict=True):
+        if kind == "complete":
+            key[rows] = lengths
+    return present
+
+
+_dumps = json.JSONEncoder().encode  # what json.dumps writes for one value
+_dumps_text = json.encoder.encode_basestring_ascii  # the same, for a str
+
+
+def _golden_texts(
+    columns: Mapping[str, list[Any]], updated: list[Any], winners: Mapping[str, Any]
+) -> list[str]:
+    """Each person's golden record as `json.dumps(golden_record(...), sort_keys=True)`.
+
+    Written out directly, column by column: every entry is `{"agency", "record",
+    "record_id", "updated_at", "value"}` in that (sorted) order, so the part before the
+    value is made once per winning row and the fields are joined with NumPy's elementwise
+    string concatenation instead of a dict per field and person.
+    """
+    import numpy as np
+
+    agency, record, pk = columns["agency__code"], columns["agency_record_id"], columns["pk"]
+    agencies = {code: _dumps(code) for code in set(agency)}
+    record_json = _dumps_text if _all_text(record) else _dumps
+    pk_json = str if set(map(type, pk)) <= {int} else _dumps  # json writes an int as str does
+    heads = np.empty(len(pk), dtype=object)
+    used = [best[best >= 0] for best in winners.values()]
+    stamps: dict[Any, str] = {}
+    for row in np.unique(np.concatenate(used)).tolist() if used else []:
+        at = updated[row]
+        stamp = stamps.get(at)
+        if stamp is None:
+            stamp = stamps[at] = _dumps(at.isoformat() if at else None)
+        heads[row] = (
+            f'{{"agency": {agencies[agency[row]]}, "record": {record_json(record[row])}, '
+            f'"record_id": {pk_json(pk[row])}, "updated_at": {stamp}, "value": '
+        )
+    parts = []
+    for name in sorted(winners):  # json.dumps(sort_keys=True) orders the fields by name
+        best = winners[name]
+        has = best >= 0
+        rows = best[has]
+        values = columns[name]
+        chosen = [values[row] for row in rows.tolist()]
+        if _all_text(chosen):
+            encoded = list(map(_dumps_text, chosen))
+        else:
+            known: dict[Any, str] = {}
+            encoded = []
+            for value in chosen:
+                text = known.get(value)
+                if text is None:
+                    text = known[value] = _dumps(_json_value(value))
+                encoded.append(text)
+        texts = np.empty(len(chosen), dtype=object)
+        texts[:] = encoded
+        part = np.full(len(best), "", dtype=object)
+        # each entry starts with the ", " that separates it from the one before
+        part[has] = f", {_dumps(name)}: " + heads[rows] + texts + "}"
+        parts.append(part.tolist())
+    return ["{" + "".join(person)[2:] + "}" for person in zip(*parts, strict=True)]
 
 
 def person_golden_refresh(*, person_ids: Iterable[str]) -> int:
@@ -289,13 +546,15 @@ def person_golden_refresh(*, person_ids: Iterable[str]) -> int:
     A person with no records left keeps its last golden record (it is retired by whoever
     emptied it). Runs in chunks, each in its own transaction, so a national-scale refresh
     does not hold one huge transaction; within a chunk every field's survivor is chosen
-    for all persons at once (`_winners`).
+    for all persons at once (`_winners`) and the golden records are written out as JSON
+    directly (`_golden_texts`).
     """
     ids = sorted({pid for pid in person_ids if pid})
     rules = survivorship()
     written = 0
     now = timezone.now()
     names: dict[str, str] = {}  # standardised names, computed once per distinct name
+    dates: dict[Any, Any] = {}  # dates of birth as the database stores them
 
     def std_name(value: str) -> str:
         found = names.get(value)
@@ -303,36 +562,40 @@ def person_golden_refresh(*, person_ids: Iterable[str]) -> int:
             found = names[value] = standardise.name(value)
         return found
 
-    fields = list(rules.fields)
+    def dob_prep(value: Any) -> Any:
+        if value not in dates:
+            dates[value] = _prep("date_of_birth", value)
+        return dates[value]
+
+    golden_field = Person._meta.get_field("golden")
+    reader = _Reader()
     updated_at = _prep("updated_at", now)
     for chunk in _chunks(ids, CHUNK):
-        rows = list(
-            SourceRecord.objects.filter(person_id__in=chunk)
-            .order_by()
-            .values_list(*_RECORD_COLUMNS)
-            .iterator(chunk_size=CHUNK)
-        )
-        if not rows:
+        columns = reader.records(chunk)
+        if not columns:
             continue
-        persons, winners = _winners(rows, rules)
-        chosen = [winners[name].tolist() for name in fields]
+        updated = _updated(columns)
+        persons, winners = _winners(columns, updated, rules)
+        texts = _golden_texts(columns, updated, winners)
+        no_row = [-1] * len(persons)
+        given_rows = winners["given_name"].tolist() if "given_name" in winners else no_row
+        family_rows = winners["family_name"].tolist() if "family_name" in winners else no_row
+        dob_rows = winners["date_of_birth"].tolist() if "date_of_birth" in winners else no_row
+        given_names, family_names = columns["given_name"], columns["family_name"]
+        dobs = columns["date_of_birth"]
         updates = []
-        for position, pid in enumerate(persons):
-            golden = {
-                name: _golden_entry(rows[best[position]], name)
-                for name, best in zip(fields, chosen, strict=True)
-                if best[position] >= 0
-            }
-            given = str(golden.get("given_name", {}).get("value", ""))
-            family = str(golden.get("family_name", {}).get("value", ""))
-            dob = golden.get("date_of_birth", {}).get("value")
+        for pid, text, g, f, d in zip(
+            persons.tolist(), texts, given_rows, family_rows, dob_rows, strict=True
+        ):
+            given = str(given_names[g]) if g >= 0 else ""
+            family = str(family_names[f]) if f >= 0 else ""
             # in the order of _UPDATED; text columns go to the database as they are
             updates.append(
                 [
-                    _prep("golden", json.dumps(golden, sort_keys=True)),
+                    golden_field.get_db_prep_save(text, connection),
                     given,
                     family,
-                    _prep("date_of_birth", date.fromisoformat(dob) if dob else None),
+                    dob_prep(dobs[d] if d >= 0 else None),
                     std_name(given),
                     std_name(family),
                     updated_at,
