@@ -151,7 +151,7 @@ def linkage_model_train(*, actor: User, engine: str = "duckdb") -> LinkageModel:
     """Train a new model version on every source record and make it the active one."""
     policy.authorize(actor, "linkage.manage")
     _check_engine(engine)
-    records = linkage_frame.records_frame()
+    records = linkage_frame.records_frame(compact=engine == "duckdb")
     return _train(actor=actor, engine=engine, records=records, previous=linkage_model_active())
 
 
@@ -174,7 +174,7 @@ def link_run(
     _check_threshold(threshold, "match threshold")
     started = time.perf_counter()
     clock = _Stopwatch(timings)
-    records = linkage_frame.records_frame()
+    records = linkage_frame.records_frame(compact=engine == "duckdb")
     clock.lap("read")
     model = linkage_model_active()
     if retrain or not _model_usable(model):
@@ -371,7 +371,7 @@ def persons_insert(person_ids: list[str], *, now: Any) -> None:
     marks = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - model's names
     with connection.cursor() as cursor:
-        for chunk in _chunks(person_ids):
+        for chunk in _chunks(sorted(person_ids)):  # stored in the order golden refresh writes
             cursor.executemany(sql, [(pid, "", "", "", "", "", at, at) for pid in chunk])
 
 
@@ -534,7 +534,11 @@ def _review_candidates(
 
 def _row(frame: pd.DataFrame, unique_id: Any) -> dict[str, Any]:
     values = frame.loc[unique_id].to_dict()
-    return {k: (None if isinstance(v, float) and v != v else v) for k, v in values.items()}
+    # missing: NaN, or pd.NA in the Arrow-string frame
+    return {
+        k: (None if v is pd.NA or (isinstance(v, float) and v != v) else v)
+        for k, v in values.items()
+    }
 
 
 def _supersede_joined_candidates() -> int:
