@@ -1,15 +1,18 @@
 """The tamper-evident audit trail: append-only, hash-chained (see docs/adr/0003-audit-trail.md).
 
 `record` writes one entry inside the caller's transaction, so the entry commits or rolls back
-with the change it describes. `verify` recomputes the chain and names the first broken entry.
+with the change it describes. Hot paths build their entries with `prepare` before the write
+lock is taken and write them with `record_prepared` under it. `verify` recomputes the chain
+and names the first broken entry.
 `entries` is the unauthorised reader: callers above core authorise with identity.policy first.
 """
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -18,8 +21,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from core.canonical import SplitJson
 from core.logging import request_id_var
-from core.models import GENESIS_HASH, AuditEntry, canonical_json
+from core.models import GENESIS_HASH, HASHED_FIELDS, AuditEntry, canonical_json
 
 # Key of the PostgreSQL advisory lock that serialises writers of the chain ("CIVICAUD").
 CHAIN_LOCK_KEY = 0x4349564943415544
@@ -64,9 +68,52 @@ def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
     for work that records many accesses at once (a batch of deliveries)."""
     if not entries:
         return []
+    return record_prepared(prepare(entries)).entries()
+
+
+# The hashed JSON (`core.models.entry_hash`) is built in pieces before the chain's lock is
+# taken; under it only the chain's three values are put between them (core.canonical;
+# `verify` recomputes every hash with `entry_hash`, and the tests verify what is written).
+def _json_text(value: Any) -> str:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+_HASH_JSON = SplitJson(HASHED_FIELDS, late=("created_at", "prev_hash", "seq"), dumps=_json_text)
+
+
+@dataclass
+class PreparedEntries:
+    """Entries built, serialised and converted ahead of the write, so that the chain's lock
+    is held only to read the head, hash and insert (`record_prepared`)."""
+
+    values: list[dict[str, Any]]  # attname -> Python value (no chain fields yet)
+    params: list[dict[str, Any]]  # attname -> database value (no chain fields yet)
+    pieces: list[list[str]]  # the hashed JSON's runs around its chain fields
+    using: str
+    chained: list[dict[str, Any]] = field(default_factory=list)  # filled by the write
+
+    def entries(self) -> list[AuditEntry]:
+        """The written entries as model instances (for callers that want them)."""
+        out = []
+        for values, chain in zip(self.values, self.chained, strict=True):
+            entry = AuditEntry(**values, **chain)
+            entry._state.adding = False
+            entry._state.db = self.using
+            out.append(entry)
+        return out
+
+
+def prepare(entries: list[dict[str, Any]]) -> PreparedEntries:
+    """Build entries (each the keyword arguments of `record`) for `record_prepared`,
+    outside any transaction: nothing here reads or writes the database."""
+    using = router.db_for_write(AuditEntry) or "default"
+    connection = connections[using]
     request_id = request_id_var.get()
-    fields = [
-        {
+    values, params, pieces = [], [], []
+    for e in entries:
+        row = {
             "actor_id": getattr(e["actor"], "pk", None),
             "actor": _actor_label(e["actor"]),
             "agency": e["agency"] if e.get("agency") is not None else _agency_code(e["actor"]),
@@ -77,50 +124,71 @@ def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
             "data": _json_data(e.get("data")),
             "request_id": request_id,
         }
-        for e in entries
-    ]
-    using = router.db_for_write(AuditEntry)
-    connection = connections[using]
-    written: list[AuditEntry] = []
+        values.append(row)
+        params.append({name: _db_value(name, value, connection) for name, value in row.items()})
+        pieces.append(_HASH_JSON.pieces(row))
+    return PreparedEntries(values, params, pieces, using)
+
+
+def record_prepared(prepared: PreparedEntries) -> PreparedEntries:
+    """Chain and insert prepared entries, inside the caller's transaction: one lock, one
+    read of the chain's head, one statement."""
+    connection = connections[prepared.using]
+    insert, last, columns = _statements(connection)
     # No savepoint of its own: the entries commit or roll back with the caller's change.
-    with transaction.atomic(using=using, savepoint=False):
+    with transaction.atomic(using=prepared.using, savepoint=False), connection.cursor() as cursor:
         _lock_chain(connection)
-        table = connection.ops.quote_name(AuditEntry._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")  # noqa: S608 (the model's table)
-            last = cursor.fetchone()
-        seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        cursor.execute(last)
+        head = cursor.fetchone()
+        seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
         now = timezone.now()
-        for values in fields:
+        stamp = now.astimezone(UTC).isoformat(timespec="microseconds")  # as entry_hash
+        created = connection.ops.adapt_datetimefield_value(now)
+        rows = []
+        prepared.chained = []
+        for pieces, params in zip(prepared.pieces, prepared.params, strict=True):
             seq += 1
-            entry = AuditEntry(seq=seq, prev_hash=prev_hash, created_at=now, **values)
-            entry.hash = entry.compute_hash()
-            prev_hash = entry.hash
-            written.append(entry)
-        for entry in written:
-            _insert(connection, entry)
-    return written
+            late = {"created_at": stamp, "prev_hash": prev_hash, "seq": seq}
+            digest = hashlib.sha256(_HASH_JSON.join(pieces, late).encode()).hexdigest()
+            chain = {"seq": seq, "prev_hash": prev_hash, "hash": digest, "created_at": now}
+            prepared.chained.append(chain)
+            row = {**params, **chain, "created_at": created}
+            rows.append([row[name] for name in columns])
+            prev_hash = digest
+        cursor.executemany(insert, rows)
+    return prepared
 
 
-_INSERT_SQL: dict[str, str] = {}
+def _db_value(name: str, value: Any, connection: Any) -> Any:
+    """A column's database value: text as it is (Django's per-field conversion costs more
+    than the insert), anything else converted by its field."""
+    f: Any = AuditEntry._meta.get_field(name)
+    if isinstance(value, str) and f.get_internal_type() in ("CharField", "TextField"):
+        return value
+    return f.get_db_prep_save(value, connection)
 
 
-def _insert(connection: Any, entry: AuditEntry) -> None:
-    """INSERT the entry with a statement built once per database (the ORM's save builds it
-    anew each time, which costs more than the write; auditing is on every hot path)."""
-    fields = AuditEntry._meta.concrete_fields
-    sql = _INSERT_SQL.get(connection.alias)
-    if sql is None:
+_STATEMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+
+
+def _statements(connection: Any) -> tuple[str, str, tuple[str, ...]]:
+    """The INSERT and the read of the head, built once per database (the ORM's save builds
+    its statement anew each time, which costs more than the write; auditing is on every
+    hot path)."""
+    built = _STATEMENTS.get(connection.alias)
+    if built is None:
+        fields = AuditEntry._meta.concrete_fields
         quote = connection.ops.quote_name
+        table = quote(AuditEntry._meta.db_table)
         columns = ", ".join(quote(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(AuditEntry._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-        _INSERT_SQL[connection.alias] = sql
-    params = [f.get_db_prep_save(f.pre_save(entry, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    entry._state.adding = False
-    entry._state.db = connection.alias
+        built = (
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608 (the model's table)
+            f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1",  # noqa: S608
+            tuple(f.attname for f in fields),
+        )
+        _STATEMENTS[connection.alias] = built
+    return built
 
 
 @dataclass(frozen=True)

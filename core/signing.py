@@ -249,9 +249,14 @@ class Seal:
     signature: str
 
 
+def canonical_text(value: Any) -> str:
+    """Sorted keys, no spaces: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(payload: Mapping[str, Any]) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the same payload always gives the same bytes."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """`canonical_text` in UTF-8: the same payload always gives the same bytes."""
+    return canonical_text(payload).encode()
 
 
 def seal(payload: Mapping[str, Any]) -> Seal:

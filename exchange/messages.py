@@ -22,6 +22,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from core import signing
+from core.canonical import SplitJson
 from core.fields import EncryptedTextField
 from exchange.models import Message
 from exchange.models.messages import GENESIS_HASH, HEADER_FIELDS
@@ -109,38 +110,18 @@ _CHAIN_FIELDS = ("seq", "prev_hash", "hash", "key_id", "signature", "created_at"
 _HEADER_STATIC = tuple(name for name in HEADER_FIELDS if name not in _CHAIN_FIELDS)
 
 
-# The canonical header (`signing.canonical_bytes(Message.header())`: sorted keys, no spaces)
-# is built in pieces: the fields known before the chain's lock is taken are serialised then,
-# and under the lock only the chain's three values are put between them. Sorted keys make
-# the JSON of an object the pairs of its keys in order, so the pieces join to the same bytes
-# (tests verify the log, which recomputes every hash from the model's own header()).
-_CHAIN_IN_HEADER = ("created_at", "prev_hash", "seq")
-_HEADER_GROUPS: list[list[str]] = [[]]
-for _name in sorted((*_HEADER_STATIC, *_CHAIN_IN_HEADER)):
-    if _name in _CHAIN_IN_HEADER:
-        _HEADER_GROUPS.append([])
-    else:
-        _HEADER_GROUPS[-1].append(_name)
-
-
-def _pairs(values: dict[str, Any]) -> str:
-    """The `"key":value` pairs of canonical JSON, without the braces ("" for none)."""
-    return signing.canonical_bytes(values).decode()[1:-1]
-
-
-def _header_pieces(header: dict[str, Any]) -> list[str]:
-    """The four runs of static pairs around created_at, prev_hash and seq (sorted order)."""
-    return [_pairs({name: header[name] for name in group}) for group in _HEADER_GROUPS]
+# The canonical header (`signing.canonical_bytes(Message.header())`) is built in pieces
+# before the chain's lock is taken; under it only the chain's three values are put between
+# them (core.canonical; tests verify the log, which recomputes every hash from the model's
+# own header()).
+_HEADER_JSON = SplitJson(
+    _HEADER_STATIC, late=("created_at", "prev_hash", "seq"), dumps=signing.canonical_text
+)
 
 
 def _header_bytes(pieces: list[str], seq: int, prev_hash: str, stamp: str) -> bytes:
-    chain = {"created_at": json.dumps(stamp), "prev_hash": json.dumps(prev_hash), "seq": str(seq)}
-    parts = [pieces[0]]
-    for name, piece in zip(_CHAIN_IN_HEADER, pieces[1:], strict=True):
-        parts.append(f'"{name}":{chain[name]}')
-        if piece:
-            parts.append(piece)
-    return ("{" + ",".join(p for p in parts if p) + "}").encode()
+    late = {"created_at": stamp, "prev_hash": prev_hash, "seq": seq}
+    return _HEADER_JSON.join(pieces, late).encode()
 
 
 @dataclass(frozen=True)
@@ -224,7 +205,7 @@ def messages_prepare(entries: list[dict[str, Any]]) -> PreparedMessages:
         header = {name: row[name] for name in _HEADER_STATIC}
         header["id"] = str(header["id"])
         header["exchange_id"] = str(header["exchange_id"])
-        headers.append(_header_pieces(header))
+        headers.append(_HEADER_JSON.pieces(header))
     params = [_convert(statement, row, connection) for row in values]
     return PreparedMessages(values, params, headers, using)
 

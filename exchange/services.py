@@ -409,9 +409,10 @@ def _release(
         entries.append((MessageKind.REQUEST, "sent", request_body))
     entries.append((MessageKind.RESPONSE, "ok", {"data": data, "withheld": withheld}))
     prepared = request.prepare_many(entries)
+    audited = _audit_release(request, terms, released)
     with transaction.atomic():  # the write lock is taken here, with everything prepared
         messages_write(prepared)
-        _audit_release(request, terms, released)
+        audit.record_prepared(audited)
     return ExchangeAnswer(
         exchange_id=request.exchange_id,
         provider=request.provider,
@@ -426,19 +427,26 @@ def _release(
     )
 
 
-def _audit_release(request: _Request, terms: lookups.Terms, released: list[str]) -> None:
-    audit.record(
-        actor=request.actor,
-        action="exchange.request",
-        subject_person=request.person,
-        target=f"exchange:{request.exchange_id}",
-        agency=request.consumer,
-        purpose=request.purpose,
-        data={
-            "provider": request.provider,
-            "service": request.service,
-            "attributes": released,
-            "agreement": terms.agreement_code,
-            "case": request.case_ref,
-        },
+def _audit_release(
+    request: _Request, terms: lookups.Terms, released: list[str]
+) -> audit.PreparedEntries:
+    """The release's audit entry, built before the write lock is taken."""
+    return audit.prepare(
+        [
+            {
+                "actor": request.actor,
+                "action": "exchange.request",
+                "subject_person": request.person,
+                "target": f"exchange:{request.exchange_id}",
+                "agency": request.consumer,
+                "purpose": request.purpose,
+                "data": {
+                    "provider": request.provider,
+                    "service": request.service,
+                    "attributes": released,
+                    "agreement": terms.agreement_code,
+                    "case": request.case_ref,
+                },
+            }
+        ]
     )

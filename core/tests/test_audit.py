@@ -116,6 +116,50 @@ def test_a_stored_entry_hashes_the_same_after_a_trip_through_the_database():
     assert audit.verify().ok
 
 
+def test_entries_prepared_ahead_chain_after_whatever_was_recorded_meanwhile():
+    # given an entry prepared outside any transaction, with awkward text and details
+    prepared = audit.prepare(
+        [
+            {
+                "actor": ANA,
+                "action": "exchange.request",
+                "subject_person": "P-1",
+                "target": "exchange:1",
+                "purpose": 'Zoë\'s "benefit" claim',
+                "data": {"attributes": ["b", "a"], "ratio": 0.5, "big": 2.0, "ok": None},
+            }
+        ]
+    )
+    # and another entry recorded before the prepared one is written
+    meanwhile = audit.record(actor=None, action="person.view", subject_person="P-2")
+
+    # when the prepared entry is written
+    with transaction.atomic():
+        written = audit.record_prepared(prepared).entries()
+
+    # then it takes the next place in the chain, with the hash its stored row recomputes
+    stored = AuditEntry.objects.get(seq=written[0].seq)
+    assert (stored.seq, stored.prev_hash) == (meanwhile.seq + 1, meanwhile.hash)
+    assert stored.hash == written[0].hash == stored.compute_hash()
+    assert (stored.actor, stored.agency, stored.subject_person) == ("ana", "revenue", "P-1")
+    assert stored.data == {"attributes": ["b", "a"], "ratio": 0.5, "big": 2, "ok": None}
+    assert audit.verify().ok
+
+
+def test_a_prepared_entry_written_in_a_rolled_back_transaction_leaves_nothing():
+    # given an entry prepared ahead
+    prepared = audit.prepare([{"actor": ANA, "action": "consent.grant", "subject_person": "P-1"}])
+
+    # when the change it describes fails after it was written
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit.record_prepared(prepared)
+        raise RuntimeError("the change failed")
+
+    # then the trail is empty and still starts from the genesis hash
+    assert AuditEntry.objects.count() == 0
+    assert audit.record(actor=ANA, action="consent.grant").prev_hash == GENESIS_HASH
+
+
 def test_verify_passes_on_an_intact_chain_read_in_batches():
     # given five entries
     entries = _trail(5)

@@ -13,6 +13,7 @@ from consent import services as consent_services
 from consent.choices import LawfulBasis
 from consent.errors import AgreementNotFound, AgreementNotInForce, UnknownPurpose
 from consent.tests.factories import agreement, purpose
+from core import audit
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.models import AuditEntry
 from exchange import services
@@ -68,6 +69,25 @@ def test_with_consent_only_the_agreed_attributes_are_released_and_logged(world):
     entry = AuditEntry.objects.get(action="exchange.request", subject_person=world["person"].pk)
     assert entry.agency == "social-services" and entry.purpose == "child-benefit-eligibility"
     assert entry.data["attributes"] == ["income_band", "tax_year"]
+
+
+def test_each_release_is_audited_under_the_caseworker_in_an_unbroken_trail(world):
+    # given the citizen's consent
+    _consent(world)
+    # when the caseworker asks twice, with another audited read in between
+    first = _ask(world)
+    audit.record(actor=None, action="person.view", subject_person=world["person"].pk)
+    second = _ask(world)
+    # then each release has its own entry, naming the caseworker and the exchange
+    entries = AuditEntry.objects.filter(action="exchange.request").order_by("seq")
+    assert [e.target for e in entries] == [
+        f"exchange:{first.exchange_id}",
+        f"exchange:{second.exchange_id}",
+    ]
+    assert {e.actor_id for e in entries} == {world["caseworker"].pk}
+    # and the audit trail and the message log both still verify
+    assert audit.verify().ok
+    assert message_log_verify().ok
 
 
 def test_withdrawn_consent_refuses_the_very_next_request_and_logs_why(world):

@@ -1,0 +1,42 @@
+"""Canonical JSON (sorted keys, no spaces) of an object whose last few values come late.
+
+The audit trail and the exchange's message log hash the canonical JSON of each entry, and
+its chain values (sequence number, previous hash, time) are known only under the chain's
+write lock. Sorted keys make the JSON of an object its `"key":value` pairs in key order, so
+everything else is serialised before the lock, as runs of pairs between the late keys
+(`pieces`), and under the lock only the late values are put between them (`join`): the
+same text as serialising the whole object at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+
+class SplitJson:
+    def __init__(
+        self, keys: Iterable[str], *, late: Iterable[str], dumps: Callable[[Any], str]
+    ) -> None:
+        """`keys`: every key of the object; `late`: those set last; `dumps`: the canonical
+        serialiser (sorted keys, no spaces) whose output `join` reproduces."""
+        self.late = tuple(sorted(set(late)))
+        self.dumps = dumps
+        self.groups: list[list[str]] = [[]]
+        for name in sorted({*keys, *self.late}):
+            if name in self.late:
+                self.groups.append([])
+            else:
+                self.groups[-1].append(name)
+
+    def pieces(self, values: Mapping[str, Any]) -> list[str]:
+        """The runs of `"key":value` pairs before, between and after the late keys."""
+        return [self.dumps({name: values[name] for name in group})[1:-1] for group in self.groups]
+
+    def join(self, pieces: Sequence[str], late: Mapping[str, Any]) -> str:
+        """The whole object's canonical JSON, from its pieces and the late values."""
+        parts = [pieces[0]]
+        for name, piece in zip(self.late, pieces[1:], strict=True):
+            parts.append(f"{self.dumps(name)}:{self.dumps(late[name])}")
+            parts.append(piece)
+        return "{" + ",".join(part for part in parts if part) + "}"
