@@ -21,6 +21,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from core import sql
 from core.canonical import SplitJson
 from core.logging import request_id_var
 from core.models import GENESIS_HASH, HASHED_FIELDS, AuditEntry, canonical_json
@@ -109,7 +110,6 @@ def prepare(entries: list[dict[str, Any]]) -> PreparedEntries:
     """Build entries (each the keyword arguments of `record`) for `record_prepared`,
     outside any transaction: nothing here reads or writes the database."""
     using = router.db_for_write(AuditEntry) or "default"
-    connection = connections[using]
     request_id = request_id_var.get()
     values, params, pieces = [], [], []
     for e in entries:
@@ -125,9 +125,13 @@ def prepare(entries: list[dict[str, Any]]) -> PreparedEntries:
             "request_id": request_id,
         }
         values.append(row)
-        params.append({name: _db_value(name, value, connection) for name, value in row.items()})
+        params.append({name: _adapt(name, using)(value) for name, value in row.items()})
         pieces.append(_HASH_JSON.pieces(row))
     return PreparedEntries(values, params, pieces, using)
+
+
+def _adapt(name: str, using: str) -> Any:
+    return sql.value_adapter(AuditEntry, name, using)
 
 
 def record_prepared(prepared: PreparedEntries) -> PreparedEntries:
@@ -157,15 +161,6 @@ def record_prepared(prepared: PreparedEntries) -> PreparedEntries:
             prev_hash = digest
         cursor.executemany(insert, rows)
     return prepared
-
-
-def _db_value(name: str, value: Any, connection: Any) -> Any:
-    """A column's database value: text as it is (Django's per-field conversion costs more
-    than the insert), anything else converted by its field."""
-    f: Any = AuditEntry._meta.get_field(name)
-    if isinstance(value, str) and f.get_internal_type() in ("CharField", "TextField"):
-        return value
-    return f.get_db_prep_save(value, connection)
 
 
 _STATEMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {}

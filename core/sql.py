@@ -184,6 +184,12 @@ def update(model: type[Model], *, where: dict[str, Any], values: dict[str, Any])
 _value_writers: dict[tuple[str, type[Model], str], Callable[[Any], Any]] = {}
 
 
+def value_adapter(model: type[Model], name: str, alias: str | None = None) -> Callable[[Any], Any]:
+    """How a value of the field `name` goes to the database (as `get_db_prep_save`, built
+    once): for code that writes rows of its own statements (core.audit)."""
+    return _writer(alias or _alias(model), model, name)
+
+
 def _writer(alias: str, model: type[Model], name: str) -> Callable[[Any], Any]:
     found = _value_writers.get((alias, model, name))
     if found is None:
