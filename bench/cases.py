@@ -152,6 +152,14 @@ def _citizens(count: int) -> list[Any]:
     return list(User.objects.filter(username__startswith="bench-citizen-").order_by("id"))
 
 
+def _keyword(sql: str) -> str:
+    """A logged statement's first keyword (an executemany is logged as "N times: SQL")."""
+    words = sql.split(None, 3)
+    if len(words) > 2 and words[0].isdigit() and words[1] == "times:":
+        return words[2].upper()
+    return words[0].upper()
+
+
 def child_e2e(*, cases: int, seed: int, core: int) -> dict[str, Any]:
     pinned = pin(core)
     _django(os.environ["DATABASE_URL"])
@@ -176,7 +184,7 @@ def child_e2e(*, cases: int, seed: int, core: int) -> dict[str, Any]:
         submit(n, data)
     with CaptureQueriesContext(connection) as queries:
         submit(0, warm[0])
-    statements = [q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries]
+    statements = [_keyword(q["sql"]) for q in queries.captured_queries]
     before = Case.objects.count()
     started = time.perf_counter()
     for n, data in enumerate(inputs):
