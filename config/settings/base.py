@@ -196,6 +196,9 @@ STATIC_ROOT = VAR_DIR / "static"
 # Processes that prepare a large feed file's rows for `manage.py ingest` (0: none; pays only
 # with cores to spare, see registry.services.feeds.ingest_workers).
 REGISTRY_INGEST_WORKERS = int(os.environ.get("REGISTRY_INGEST_WORKERS", "0"))
+# The most memory DuckDB may take in a link run or training ("2GB"; empty: DuckDB's own
+# default, 80% of the machine's memory). Past it DuckDB spills to a temporary directory.
+REGISTRY_LINKAGE_DUCKDB_MEMORY = os.environ.get("REGISTRY_LINKAGE_DUCKDB_MEMORY", "")
 # SMS notifications (docs/operations.md, "Notifications: e-mail and SMS"): logged by default.
 CIVICSTACK_SMS_BACKEND = os.environ.get("CIVICSTACK_SMS_BACKEND", "core.sms.LoggingSmsBackend")
 CIVICSTACK_SMS_URL = os.environ.get("CIVICSTACK_SMS_URL", "")

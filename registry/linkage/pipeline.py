@@ -33,11 +33,14 @@ Returns `LinkResult(clusters, predictions, model_json)`:
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import pandas as pd
+from django.core.exceptions import ImproperlyConfigured
 
 from registry.linkage import frame as linkage_frame
 from registry.linkage import model as linkage_model
@@ -133,8 +136,26 @@ def backend(engine: str) -> Iterator[Any]:
     import duckdb
     from splink import DuckDBAPI
 
-    con = duckdb.connect()
-    try:
-        yield DuckDBAPI(connection=con)
-    finally:
-        con.close()
+    limit = duckdb_memory_limit()
+    with tempfile.TemporaryDirectory(prefix="civicstack-duckdb-") as spill:
+        config = {"memory_limit": limit, "temp_directory": spill} if limit else {}
+        con = duckdb.connect(config=config)
+        try:
+            yield DuckDBAPI(connection=con)
+        finally:
+            con.close()
+
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def duckdb_memory_limit() -> str:
+    """`REGISTRY_LINKAGE_DUCKDB_MEMORY` checked ("" for DuckDB's own default)."""
+    from django.conf import settings
+
+    limit = str(getattr(settings, "REGISTRY_LINKAGE_DUCKDB_MEMORY", "") or "").strip()
+    if limit and not _MEMORY.fullmatch(limit):
+        raise ImproperlyConfigured(
+            f"REGISTRY_LINKAGE_DUCKDB_MEMORY must be an amount such as 2GB, not {limit!r}"
+        )
+    return limit

@@ -227,3 +227,39 @@ def test_the_linkage_frame_read_in_chunks_and_compacted_holds_the_same_records(
     joined = a.merge(b, on="unique_id")
     assert len(joined) == len(whole)
     assert (joined["cluster_id_x"] == joined["cluster_id_y"]).all()
+
+
+def test_duckdb_kept_under_a_small_memory_limit_links_the_same_persons(population, settings):
+    # given the records, and the persons a link run finds with DuckDB's default memory
+    from registry.linkage import frame as linkage_frame
+    from registry.linkage import pipeline
+
+    records = linkage_frame.records_frame(compact=True)
+    model = linkage.linkage_model_train(actor=system_actor())
+    free = pipeline.link_frame(records, model_json=model.splink_model, prepared=True).clusters
+    # when DuckDB may take only 256 MB (it spills to a temporary directory past that)
+    settings.REGISTRY_LINKAGE_DUCKDB_MEMORY = "256MB"
+    with pipeline.backend("duckdb") as db_api:
+        limit = db_api._con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    held = pipeline.link_frame(records, model_json=model.splink_model, prepared=True).clusters
+    # then DuckDB runs under the limit
+    assert limit.endswith("MiB") and float(limit.split()[0]) < 300, limit
+    # and the persons are the same
+    joined = free.merge(held, on="unique_id")
+    assert len(joined) == len(records)
+    assert (joined["cluster_id_x"] == joined["cluster_id_y"]).all()
+
+
+def test_a_malformed_duckdb_memory_limit_is_refused_by_name(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from registry.linkage import pipeline
+
+    # given a limit that is not an amount of memory
+    settings.REGISTRY_LINKAGE_DUCKDB_MEMORY = "2GB; DROP TABLE x"
+    # when linkage opens DuckDB, then the setting is named with what is wrong
+    with (
+        pytest.raises(ImproperlyConfigured, match="REGISTRY_LINKAGE_DUCKDB_MEMORY"),
+        pipeline.backend("duckdb"),
+    ):
+        pass
