@@ -138,7 +138,9 @@ def backend(engine: str) -> Iterator[Any]:
 
     limit = duckdb_memory_limit()
     with tempfile.TemporaryDirectory(prefix="civicstack-duckdb-") as spill:
-        config = {"memory_limit": limit, "temp_directory": spill} if limit else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": limit, "temp_directory": spill} if limit else {}
+        )
         con = duckdb.connect(config=config)
         try:
             yield DuckDBAPI(connection=con)
