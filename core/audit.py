@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from core import sql
-from core.canonical import SplitJson
+from core.canonical import PreparedRows, SplitJson
 from core.logging import request_id_var
 from core.models import GENESIS_HASH, HASHED_FIELDS, AuditEntry, canonical_json
 
@@ -69,7 +69,7 @@ def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
     for work that records many accesses at once (a batch of deliveries)."""
     if not entries:
         return []
-    return record_prepared(prepare(entries)).entries()
+    return record_prepared(prepare(entries)).instances()
 
 
 # The hashed JSON (`core.models.entry_hash`) is built in pieces before the chain's lock is
@@ -84,26 +84,8 @@ def _json_text(value: Any) -> str:
 _HASH_JSON = SplitJson(HASHED_FIELDS, late=("created_at", "prev_hash", "seq"), dumps=_json_text)
 
 
-@dataclass
-class PreparedEntries:
-    """Entries built, serialised and converted ahead of the write, so that the chain's lock
-    is held only to read the head, hash and insert (`record_prepared`)."""
-
-    values: list[dict[str, Any]]  # attname -> Python value (no chain fields yet)
-    params: list[dict[str, Any]]  # attname -> database value (no chain fields yet)
-    pieces: list[list[str]]  # the hashed JSON's runs around its chain fields
-    using: str
-    chained: list[dict[str, Any]] = field(default_factory=list)  # filled by the write
-
-    def entries(self) -> list[AuditEntry]:
-        """The written entries as model instances (for callers that want them)."""
-        out = []
-        for values, chain in zip(self.values, self.chained, strict=True):
-            entry = AuditEntry(**values, **chain)
-            entry._state.adding = False
-            entry._state.db = self.using
-            out.append(entry)
-        return out
+# Audit entries built ahead of the write (`prepare`), written by `record_prepared`.
+PreparedEntries = PreparedRows[AuditEntry]
 
 
 def prepare(entries: list[dict[str, Any]]) -> PreparedEntries:
@@ -127,7 +109,7 @@ def prepare(entries: list[dict[str, Any]]) -> PreparedEntries:
         values.append(row)
         params.append({name: _adapt(name, using)(value) for name, value in row.items()})
         pieces.append(_HASH_JSON.pieces(row))
-    return PreparedEntries(values, params, pieces, using)
+    return PreparedEntries(AuditEntry, values, params, pieces, using)
 
 
 def _adapt(name: str, using: str) -> Any:

@@ -11,7 +11,10 @@ same text as serialising the whole object at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from django.db.models import Model
 
 
 class SplitJson:
@@ -40,3 +43,27 @@ class SplitJson:
             parts.append(f"{self.dumps(name)}:{self.dumps(late[name])}")
             parts.append(piece)
         return "{" + ",".join(part for part in parts if part) + "}"
+
+
+@dataclass
+class PreparedRows[M: Model]:
+    """Rows of a hash-chained table built ahead of the write (the audit trail, the message
+    log): everything but the chain's values, so the chain's lock is held only to read the
+    head, chain and insert them."""
+
+    model: type[M]
+    values: list[dict[str, Any]]  # attname -> Python value (no chain fields yet)
+    params: list[dict[str, Any]]  # attname -> database value (no chain fields yet)
+    pieces: list[list[str]]  # each row's hashed JSON around its late keys (`SplitJson`)
+    using: str
+    chained: list[dict[str, Any]] = field(default_factory=list)  # filled by the write
+
+    def instances(self) -> list[M]:
+        """The written rows as model instances (for callers that want them)."""
+        out = []
+        for values, chain in zip(self.values, self.chained, strict=True):
+            row = self.model(**values, **chain)
+            row._state.adding = False
+            row._state.db = self.using
+            out.append(row)
+        return out

@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +21,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from core import signing
-from core.canonical import SplitJson
-from core.fields import EncryptedTextField
+from core import signing, sql
+from core.canonical import PreparedRows, SplitJson
 from exchange.models import Message
 from exchange.models.messages import GENESIS_HASH, HEADER_FIELDS
 
@@ -126,15 +125,12 @@ def _header_bytes(pieces: list[str], seq: int, prev_hash: str, stamp: str) -> by
 
 @dataclass(frozen=True)
 class _Statement:
-    """The log's INSERT and how each column's value is converted, built once per database:
-    a log entry is written for every exchange, and Django's per-field conversion of a
-    model instance costs more than the insert itself."""
+    """The log's INSERT and the read of its head, built once per database (a log entry is
+    written for every exchange; its values are adapted by core.sql)."""
 
     insert: str
     last: str
     columns: tuple[str, ...]
-    # attname -> the field's conversion to a database value (None: text, taken as is)
-    convert: dict[str, Any]
 
 
 _STATEMENTS: dict[str, _Statement] = {}
@@ -149,56 +145,22 @@ def _statement(using: str) -> _Statement:
         table = quote(Message._meta.db_table)
         names = ", ".join(quote(str(f.column)) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
-        convert: dict[str, Any] = {}
-        for f in fields:
-            plain = f.get_internal_type() in ("CharField", "TextField") and not isinstance(
-                f, EncryptedTextField
-            )
-            convert[f.attname] = None if plain else f
         built = _Statement(
             insert=f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608
             last=_LAST.format(table=table),
             columns=tuple(f.attname for f in fields),
-            convert=convert,
         )
         _STATEMENTS[using] = built
     return built
 
 
-@dataclass
-class PreparedMessages:
-    """Entries built and their columns converted (bodies encrypted) ahead of the write, so
-    the chain's lock is held only to chain, sign and insert them."""
-
-    values: list[dict[str, Any]]  # attname -> Python value (no chain fields yet)
-    params: list[dict[str, Any]]  # attname -> database value (no chain fields yet)
-    headers: list[list[str]]  # the hashed header's pieces around its chain fields
-    using: str
-    chained: list[dict[str, Any]] = field(default_factory=list)  # filled by the write
-
-    def messages(self) -> list[Message]:
-        """The written entries as model instances (for callers that want them)."""
-        out = []
-        for values, chain in zip(self.values, self.chained, strict=True):
-            message = Message(**values, **chain)
-            message._state.adding = False
-            message._state.db = self.using
-            out.append(message)
-        return out
-
-
-def _convert(statement: _Statement, values: dict[str, Any], connection: Any) -> dict[str, Any]:
-    out = {}
-    for name, value in values.items():
-        f = statement.convert[name]
-        out[name] = value if f is None else f.get_db_prep_save(value, connection)
-    return out
+# Log entries built (bodies encrypted) ahead of the write (`messages_prepare`), chained,
+# signed and inserted by `messages_write`.
+PreparedMessages = PreparedRows[Message]
 
 
 def messages_prepare(entries: list[dict[str, Any]]) -> PreparedMessages:
     using = router.db_for_write(Message) or "default"
-    connection = connections[using]
-    statement = _statement(using)
     values = [_static_values(fields) for fields in entries]
     headers = []
     for row in values:
@@ -206,8 +168,11 @@ def messages_prepare(entries: list[dict[str, Any]]) -> PreparedMessages:
         header["id"] = str(header["id"])
         header["exchange_id"] = str(header["exchange_id"])
         headers.append(_HEADER_JSON.pieces(header))
-    params = [_convert(statement, row, connection) for row in values]
-    return PreparedMessages(values, params, headers, using)
+    params = [
+        {name: sql.value_adapter(Message, name, using)(value) for name, value in row.items()}
+        for row in values
+    ]
+    return PreparedMessages(Message, values, params, headers, using)
 
 
 def messages_write(prepared: PreparedMessages) -> PreparedMessages:
@@ -229,7 +194,7 @@ def messages_write(prepared: PreparedMessages) -> PreparedMessages:
         created = connection.ops.adapt_datetimefield_value(now)
         rows = []
         prepared.chained = []
-        for header, params in zip(prepared.headers, prepared.params, strict=True):
+        for header, params in zip(prepared.pieces, prepared.params, strict=True):
             seq += 1
             digest = hashlib.sha256(_header_bytes(header, seq, prev_hash, stamp)).hexdigest()
             key_id, signature = signing.sign(digest.encode("ascii"))
@@ -252,7 +217,7 @@ def messages_write(prepared: PreparedMessages) -> PreparedMessages:
 def messages_append(entries: list[dict[str, Any]]) -> list[Message]:
     """Append entries in order (each chained to the one before), inside the caller's
     transaction: one lock, one read of the head, one statement."""
-    return messages_write(messages_prepare(entries)).messages()
+    return messages_write(messages_prepare(entries)).instances()
 
 
 @dataclass(frozen=True)

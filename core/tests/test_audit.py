@@ -135,7 +135,7 @@ def test_entries_prepared_ahead_chain_after_whatever_was_recorded_meanwhile():
 
     # when the prepared entry is written
     with transaction.atomic():
-        written = audit.record_prepared(prepared).entries()
+        written = audit.record_prepared(prepared).instances()
 
     # then it takes the next place in the chain, with the hash its stored row recomputes
     stored = AuditEntry.objects.get(seq=written[0].seq)
