@@ -134,10 +134,13 @@ BENCH_LINKAGE_ONLY ?= febrl4,synthetic,realtime
 BENCH_RECORDS ?= 1000000
 BENCH_INDEXED ?= 100000,1000000
 BENCH_QUERIES ?= 1000
+# DuckDB's memory cap in CivicStack's link run (REGISTRY_LINKAGE_DUCKDB_MEMORY; empty: DuckDB's default)
+BENCH_DUCKDB_MEMORY ?=
 
 .PHONY: bench-linkage
 bench-linkage: install ## Benchmark linkage: FEBRL4 vs recordlinkage and Splink, 1M synthetic records, real-time latency (~25 min)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,spark,bench]'
+	REGISTRY_LINKAGE_DUCKDB_MEMORY='$(BENCH_DUCKDB_MEMORY)' \
 	$(PY) -m bench.linkage --only $(BENCH_LINKAGE_ONLY) --records $(BENCH_RECORDS) \
 		--indexed $(BENCH_INDEXED) --queries $(BENCH_QUERIES) --seed $(SEED) --note '$(BENCH_NOTE)'
 

@@ -1252,9 +1252,11 @@ def _stage_table(rows: Sequence[dict[str, Any]]) -> str:
                 for r in peaks
             ],
         )
+        caps = {r.get("duckdb_memory_limit") or "DuckDB's default (80% of memory)" for r in peaks}
         table += (
             "\n\nResident memory sampled every 0.2 s during each stage (the link stage above is"
-            " read, train and link here).\n"
+            f" read, train and link here); DuckDB's memory cap: {', '.join(sorted(caps))}"
+            " (`REGISTRY_LINKAGE_DUCKDB_MEMORY`, `make bench-linkage BENCH_DUCKDB_MEMORY=2GB`).\n"
         )
     train = "; ".join(f"training {r['train_seconds']:.1f} s of the link stage" for r in staged)
     loads = [r["load_average"] for r in staged if r.get("load_average")]

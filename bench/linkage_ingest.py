@@ -189,6 +189,8 @@ def child_pipeline(*, feeds: Path, out: Path) -> dict[str, Any]:
         "persist_seconds": stages["persist"],
         "golden_seconds": stages["golden"],
         "peak_mb_by_stage": memory.peaks(started, order),
+        # the deployment's cap on DuckDB's memory (empty: DuckDB's default, 80% of memory)
+        "duckdb_memory_limit": os.environ.get("REGISTRY_LINKAGE_DUCKDB_MEMORY", ""),
         "loaded": sum(created for _, created in batches),
         "rejected": sum(rejected for rejected, _ in batches),
         "persons": Person.objects.filter(retired_at__isnull=True).count(),
