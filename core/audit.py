@@ -75,10 +75,9 @@ def record_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
 # The hashed JSON (`core.models.entry_hash`) is built in pieces before the chain's lock is
 # taken; under it only the chain's three values are put between them (core.canonical;
 # `verify` recomputes every hash with `entry_hash`, and the tests verify what is written).
-def _json_text(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+_json_text = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
 
 
 _HASH_JSON = SplitJson(HASHED_FIELDS, late=("created_at", "prev_hash", "seq"), dumps=_json_text)
@@ -122,7 +121,10 @@ def record_prepared(prepared: PreparedEntries) -> PreparedEntries:
     connection = connections[prepared.using]
     insert, last, columns = _statements(connection)
     # No savepoint of its own: the entries commit or roll back with the caller's change.
-    with transaction.atomic(using=prepared.using, savepoint=False), connection.cursor() as cursor:
+    with (
+        transaction.atomic(using=prepared.using, savepoint=False),
+        sql.cursor(connection) as cursor,
+    ):
         _lock_chain(connection)
         cursor.execute(last)
         head = cursor.fetchone()
@@ -371,9 +373,12 @@ def _target_label(target: Any) -> str:
     return str(target)
 
 
+_data_text = DjangoJSONEncoder(allow_nan=False).encode
+
+
 def _json_data(data: dict[str, Any] | None) -> dict[str, Any]:
     """What is stored is exactly what is hashed: dates, decimals and ids become strings."""
-    text = json.dumps(data or {}, cls=DjangoJSONEncoder, allow_nan=False)
+    text = _data_text(data or {})
     normalised: dict[str, Any] = canonical_json(json.loads(text))
     return normalised
 

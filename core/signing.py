@@ -249,9 +249,13 @@ class Seal:
     signature: str
 
 
+# `json.dumps` with options builds an encoder at every call; this one is built once.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_text(value: Any) -> str:
     """Sorted keys, no spaces: the same value always gives the same text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical(value)
 
 
 def canonical_bytes(payload: Mapping[str, Any]) -> bytes:

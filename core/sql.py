@@ -4,14 +4,22 @@ Building an ORM query costs far more than running it on SQLite (hundreds of micr
 against tens), and a case writes a handful of rows of the same shapes again and again. So
 the statements the engine runs for every case are built here once, from the models' own
 metadata (table, columns, quoting and value adaptation of the connection in use), and run
-through Django's cursor: same rows, same transaction, any database Django supports.
-Everything else uses the ORM.
+through `cursor`: same rows, same transaction, any database Django supports. Everything
+else uses the ORM.
+
+`cursor` is Django's cursor, except on SQLite when nothing watches the statements (no query
+log, no execute wrappers): there Django's wrappers (the query's conversion to SQLite's `?`
+by a regular expression, at every call, and three layers of checks) cost more than
+running one of these statements, so the statement is converted once and run on the
+driver's own cursor, with the same transaction check and the same translation of the
+driver's errors into Django's.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +90,77 @@ def _row_writer(field: Field[Any, Any], alias: str) -> Callable[[Model], Any]:
     return lambda obj: adapt(field.pre_save(obj, True))
 
 
+_qmark: dict[str, str] = {}
+
+
+def _to_qmark(query: str) -> str:
+    """Django's SQLite conversion of a "format" style query (`%s`, `%%`), done once."""
+    converted = _qmark.get(query)
+    if converted is None:
+        from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
+
+        converted = FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+        with _lock:
+            if len(_qmark) > 2048:  # statements are few; a runaway caller cannot grow it
+                _qmark.clear()
+            _qmark[query] = converted
+    return converted
+
+
+class _SqliteCursor:
+    """The driver's cursor behind Django's interface for `execute`, `executemany` and the
+    fetches: what Django's cursor does for a "format" style query, minus the wrappers."""
+
+    __slots__ = ("_db", "_raw")
+
+    def __init__(self, db: Any, raw: Any) -> None:
+        self._db = db
+        self._raw = raw
+
+    def execute(self, query: str, params: Sequence[Any] | None = None) -> Any:
+        self._db.validate_no_broken_transaction()
+        with self._db.wrap_database_errors:
+            if params is None:
+                return self._raw.execute(query)
+            if isinstance(params, Mapping):  # "pyformat" to "named", as Django does
+                return self._raw.execute(query % {name: f":{name}" for name in params}, params)
+            return self._raw.execute(_to_qmark(query), params)
+
+    def executemany(self, query: str, param_list: Sequence[Sequence[Any]]) -> Any:
+        self._db.validate_no_broken_transaction()
+        with self._db.wrap_database_errors:
+            return self._raw.executemany(_to_qmark(query), param_list)
+
+    def fetchone(self) -> Any:
+        with self._db.wrap_database_errors:
+            return self._raw.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self._db.wrap_database_errors:
+            return self._raw.fetchall()
+
+    def __getattr__(self, name: str) -> Any:  # rowcount, lastrowid, description
+        return getattr(self._raw, name)
+
+
+@contextmanager
+def cursor(connection: Any) -> Iterator[Any]:
+    """A cursor for "format" style statements (`%s`) on `connection` (see the module's
+    docstring): Django's own unless the fast path on SQLite applies."""
+    if connection.vendor != "sqlite" or connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as django_cursor:
+            yield django_cursor
+        return
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = connection.connection.cursor()
+    try:
+        yield _SqliteCursor(connection, raw)
+    finally:
+        raw.close()
+
+
 _updates: dict[tuple[str, type[Model], tuple[str, ...], tuple[str, ...]], str] = {}
 
 
@@ -134,14 +213,14 @@ def insert(objs: Iterable[Model]) -> None:
     connection = connections[alias]
     pk = model._meta.pk
     assert pk is not None
-    with connection.cursor() as cursor:
+    with cursor(connection) as cur:
         if len(rows) == 1:
             obj = rows[0]
-            cursor.execute(sql, [write(obj) for write in writers])
+            cur.execute(sql, [write(obj) for write in writers])
             if returning:
-                obj.pk = cursor.fetchone()[0]
+                obj.pk = cur.fetchone()[0]
             else:
-                obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, str(pk.column))
+                obj.pk = connection.ops.last_insert_id(cur, model._meta.db_table, str(pk.column))
         else:
             many = bool(connection.features.can_return_rows_from_bulk_insert) and returning
             head, _, tail = sql.partition(" VALUES ")
@@ -151,9 +230,9 @@ def insert(objs: Iterable[Model]) -> None:
                 chunk = rows[start : start + MAX_ROWS]
                 statement = f"{head} VALUES {', '.join([one] * len(chunk))}{suffix}"
                 params = [write(obj) for obj in chunk for write in writers]
-                cursor.execute(statement, params)
+                cur.execute(statement, params)
                 if many:
-                    for obj, row in zip(chunk, cursor.fetchall(), strict=True):
+                    for obj, row in zip(chunk, cur.fetchall(), strict=True):
                         obj.pk = row[0]
     for obj in rows:
         obj._state.adding = False
@@ -176,9 +255,9 @@ def update(model: type[Model], *, where: dict[str, Any], values: dict[str, Any])
             _updates[key] = sql
     params = [_writer(alias, model, n)(v) for n, v in values.items()]
     params += [_field(meta, n).get_db_prep_value(v, connection) for n, v in where.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    with cursor(connection) as cur:
+        cur.execute(sql, params)
+        return int(cur.rowcount)
 
 
 _value_writers: dict[tuple[str, type[Model], str], Callable[[Any], Any]] = {}
@@ -206,9 +285,9 @@ def _field(meta: Any, name: str) -> Any:
 def select_one(model: type[Model], sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """Run a read of one row (`sql` with `{table}` and `%s` placeholders); raw DB values."""
     connection = connections[router.db_for_read(model) or "default"]
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
-        row = cursor.fetchone()
+    with cursor(connection) as cur:
+        cur.execute(sql.format(table=connection.ops.quote_name(model._meta.db_table)), params)
+        row = cur.fetchone()
     return tuple(row) if row is not None else None
 
 

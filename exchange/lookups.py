@@ -20,6 +20,7 @@ from django.db.models import Model
 from django.db.models.base import DEFERRED
 
 from consent.models import ConsentRecord, DataAgreement, DataAgreementVersion, Purpose
+from core import sql as core_sql
 from exchange.models import DataService
 from identity.models import Agency
 from registry.models import Person, SourceRecord
@@ -46,7 +47,7 @@ def _json(value: Any) -> Any:
 
 def _one(name: str, model: type[Model], template: str, params: list[Any], **tables: Any) -> Any:
     connection, sql = _sql(name, model, template, **tables)
-    with connection.cursor() as cursor:
+    with core_sql.cursor(connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -190,7 +191,7 @@ def terms_in_force(
         consent=ConsentRecord,
     )
     moment = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
+    with core_sql.cursor(connection) as cursor:
         cursor.execute(sql, [person_id, provider_id, consumer_id, moment, moment, purpose])
         rows = cursor.fetchall()
     return _terms_of(rows, now)
@@ -275,7 +276,7 @@ def request_context(
         consent=ConsentRecord,
     )
     moment = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
+    with core_sql.cursor(connection) as cursor:
         cursor.execute(
             sql, [person_id, consumer_id, moment, moment, purpose, provider_code, service_code]
         )

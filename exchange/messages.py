@@ -10,7 +10,6 @@ key file only (offline).
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,10 +30,13 @@ CHAIN_LOCK_KEY = 0x434956494D5347
 MAX_BODY_CHARS = 1_000_000
 
 
+_body_json = DjangoJSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def _body_text(body: dict[str, Any] | None) -> str:
     if not body:
         return ""
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return _body_json(body)
 
 
 def body_hash(text: str) -> str:
@@ -182,7 +184,7 @@ def messages_write(prepared: PreparedMessages) -> PreparedMessages:
     statement = _statement(prepared.using)
     with (
         transaction.atomic(using=prepared.using, savepoint=False),
-        connection.cursor() as cursor,
+        sql.cursor(connection) as cursor,
     ):
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])

@@ -4,7 +4,9 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 
 from core import sql
 from registry.models import SourceRecord
@@ -95,3 +97,50 @@ def test_update_adapts_values_like_the_orm() -> None:
     a, b = _raw(first.pk), _raw(second.pk)
     for column in ("source_updated_at", "given_name", "version"):
         assert a[column] == b[column], column
+
+
+def test_cursor_reads_and_writes_like_djangos_cursor() -> None:
+    # given a source record
+    record = SourceRecordFactory()
+    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    # when it is read and changed through core.sql's cursor (format style, a literal %)
+    with sql.cursor(connection) as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET given_name = %s WHERE id = %s AND given_name NOT LIKE '%%x'",
+            ["Ada", record.pk],
+        )
+        changed = cursor.rowcount
+        cursor.execute(f"SELECT given_name FROM {table} WHERE id = %s", [record.pk])
+        mine = cursor.fetchone()
+    # then the change and the read are those Django's own cursor sees
+    assert changed == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT given_name FROM {table} WHERE id = %s", [record.pk])
+        assert cursor.fetchone() == mine == ("Ada",)
+
+
+def test_cursor_raises_djangos_errors_and_keeps_the_transaction_rules() -> None:
+    # given two records
+    record, other = SourceRecordFactory(), SourceRecordFactory()
+    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    # when a statement breaks the primary key inside a transaction
+    with pytest.raises(IntegrityError), transaction.atomic(), sql.cursor(connection) as cursor:
+        cursor.execute(f"UPDATE {table} SET id = %s WHERE id = %s", [record.pk, other.pk])
+    # then it is Django's IntegrityError; and a transaction marked broken refuses more
+    with transaction.atomic(), sql.cursor(connection) as cursor:
+        connection.needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            cursor.execute(f"SELECT id FROM {table} WHERE id = %s", [record.pk])
+    assert SourceRecord.objects.filter(pk=other.pk).exists()
+
+
+def test_statements_of_the_cursor_are_in_the_query_log_when_one_is_kept() -> None:
+    # given a record and a query log (as DEBUG or assertNumQueries keep one)
+    record = SourceRecordFactory()
+    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    # when it is read through core.sql's cursor
+    with CaptureQueriesContext(connection) as log, sql.cursor(connection) as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id = %s", [record.pk])
+        assert cursor.fetchone() == (record.pk,)
+    # then the statement is logged, as any other
+    assert any(table in query["sql"] for query in log.captured_queries)
