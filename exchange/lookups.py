@@ -89,7 +89,27 @@ def service_find(provider_code: str, code: str) -> DataService | None:
     return _service_of(row)
 
 
+# The service as last read, by its row: every request reads the row afresh, but building
+# the model from it (two JSON documents, a time, the instance) is done once per version of
+# the row. The instances are shared between requests: nothing may change them.
+_services: dict[tuple[Any, ...], DataService] = {}
+
+
 def _service_of(row: Any) -> DataService:
+    key = tuple(row)
+    try:
+        service = _services.get(key)
+    except TypeError:  # JSON columns read as lists and dicts (PostgreSQL): no key
+        return _service_built(key)
+    if service is None:
+        service = _service_built(key)
+        if len(_services) >= 256:
+            _services.clear()
+        _services[key] = service
+    return service
+
+
+def _service_built(row: tuple[Any, ...]) -> DataService:
     found = dict(zip(_SERVICE_COLUMNS, row, strict=True))
     found["attributes"] = _json(found["attributes"])
     found["input_schema"] = _json(found["input_schema"])

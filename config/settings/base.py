@@ -104,6 +104,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # lock upgrades failing mid-transaction. A checkpoint (which syncs to disk) every
     # 10,000 WAL pages (~40 MB) instead of SQLite's 1,000: a case writes ~25 pages, and
     # with the default one commit in 40 waited 5-30 ms for a checkpoint (bench-cases).
+    # core.db.sqlite moves checkpoints out of the writers' lock where it queues writers.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

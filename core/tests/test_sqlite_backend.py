@@ -5,14 +5,18 @@ import os
 
 import pytest
 
+from core.db.sqlite import base
 from core.db.sqlite.base import DatabaseWrapper
 
 
-def _wrapper(path):
+def _wrapper(path, *, wal=False, name=""):
+    options = {"transaction_mode": "IMMEDIATE"}
+    if wal:
+        options["init_command"] = "PRAGMA journal_mode=WAL"
     settings = {
         "NAME": str(path),
         "ENGINE": "core.db.sqlite",
-        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
+        "OPTIONS": options,
         "ATOMIC_REQUESTS": False,
         "AUTOCOMMIT": True,
         "CONN_MAX_AGE": 0,
@@ -24,7 +28,7 @@ def _wrapper(path):
         "PORT": "",
         "TEST": {},
     }
-    return DatabaseWrapper(settings, alias=f"lock-test-{path.name}")
+    return DatabaseWrapper(settings, alias=f"lock-test-{path.name}{name}")
 
 
 def _held_by_someone(lock_path) -> bool:
@@ -78,3 +82,43 @@ def test_an_in_memory_database_has_no_lock_file(tmp_path):
     db = _wrapper(settings_path)
     db.settings_dict["NAME"] = ":memory:"
     assert db._lock_path() is None
+
+
+def test_the_log_is_checkpointed_after_every_nth_commit_of_any_writer_with_the_lock_free(
+    tmp_path, django_db_blocker, monkeypatch
+):
+    # given two writers on one database in WAL mode (as two processes), a checkpoint every
+    # 4 commits, and a watch on whether the writers' lock is free when one runs
+    monkeypatch.setattr(base, "CHECKPOINT_EVERY", 4)
+    path = tmp_path / "db.sqlite3"
+    lock = f"{path}.writers"
+    writers = [_wrapper(path, wal=True, name="-a"), _wrapper(path, wal=True, name="-b")]
+    lock_free_at_checkpoint = []
+    checkpoint = DatabaseWrapper._checkpoint
+
+    def watched(self):
+        lock_free_at_checkpoint.append(not _held_by_someone(lock))
+        checkpoint(self)
+
+    monkeypatch.setattr(DatabaseWrapper, "_checkpoint", watched)
+    sizes = []
+    with django_db_blocker.unblock():
+        try:
+            # when they take turns to commit: a table, then seven rows of 64 KB
+            for n in range(8):
+                db = writers[n % 2]
+                db.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+                if n == 0:
+                    db.cursor().execute("CREATE TABLE t (b blob)")
+                else:
+                    db.cursor().execute("INSERT INTO t VALUES (zeroblob(65536))")
+                db.commit()
+                db.set_autocommit(True)
+                sizes.append(path.stat().st_size)
+        finally:
+            for db in writers:
+                db.close()
+    # then the 4th and 8th commits, whichever writer made them, copied the log into the
+    # database file (it grows only then), each after the lock was let go
+    assert lock_free_at_checkpoint == [True, True]
+    assert sizes[2] < sizes[3] == sizes[4] == sizes[5] == sizes[6] < sizes[7]

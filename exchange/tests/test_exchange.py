@@ -90,6 +90,33 @@ def test_each_release_is_audited_under_the_caseworker_in_an_unbroken_trail(world
     assert message_log_verify().ok
 
 
+def test_a_republished_service_applies_from_the_very_next_request(world):
+    # given a consented request answered with the service as first published
+    _consent(world)
+    assert _ask(world).released == ["income_band", "tax_year"]
+    # when Revenue republishes it: it no longer releases the income band, and wants a month
+    services.data_service_publish(
+        actor=system_actor(),
+        provider=world["revenue"],
+        code="income-for-tax-year",
+        name="Income for a tax year",
+        attributes=["employment_status", "tax_year", "tax_reference"],
+        input_schema={
+            **INCOME_SCHEMA,
+            "properties": {**INCOME_SCHEMA["properties"], "month": {"type": "integer"}},
+            "required": ["tax_year", "month"],
+        },
+        resolver="source_record",
+    )
+    # then the next request is checked against the new schema ...
+    with pytest.raises(ValidationFailed):
+        _ask(world)
+    # ... and the band is withheld from the one after
+    answer = _ask(world, params={"tax_year": 2025, "month": 3})
+    assert answer.released == ["tax_year"]
+    assert "income_band" in answer.withheld
+
+
 def test_withdrawn_consent_refuses_the_very_next_request_and_logs_why(world):
     _consent(world)
     _ask(world)
