@@ -45,6 +45,28 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+# The attribute lists of agreement versions, parsed once per text: a handful of versions
+# are in force and every request reads one or two of them. Shared: nothing may change them.
+_attribute_lists: dict[Any, list[str]] = {}
+
+
+def _attributes(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return list(_json(value) or [])
+    found = _attribute_lists.get(value)
+    if found is None:
+        found = list(json.loads(value) or [])
+        if len(_attribute_lists) >= 1024:
+            _attribute_lists.clear()
+        _attribute_lists[value] = found
+    return found
+
+
+def _moment(connection: Any, now: datetime) -> Any:
+    """`now` as the database compares it with a datetime column (core.sql's adaptation)."""
+    return core_sql.value_adapter(DataAgreementVersion, "valid_from", connection.alias)(now)
+
+
 def _one(name: str, model: type[Model], template: str, params: list[Any], **tables: Any) -> Any:
     connection, sql = _sql(name, model, template, **tables)
     with core_sql.cursor(connection) as cursor:
@@ -210,7 +232,7 @@ def terms_in_force(
         purpose=Purpose,
         consent=ConsentRecord,
     )
-    moment = connection.ops.adapt_datetimefield_value(now)
+    moment = _moment(connection, now)
     with core_sql.cursor(connection) as cursor:
         cursor.execute(sql, [person_id, provider_id, consumer_id, moment, moment, purpose])
         rows = cursor.fetchall()
@@ -230,12 +252,12 @@ def _terms_of(rows: list[Any], now: datetime) -> Terms | None:
                 row[2],
                 row[3],
                 row[4],
-                _json(row[5]),
+                _attributes(row[5]),
                 row[6],
                 consent_state=row[8],
                 consent_version_id=row[9],
                 consent_purpose_id=row[10],
-                consent_attributes=_json(row[11]) if row[11] is not None else None,
+                consent_attributes=_attributes(row[11]) if row[11] is not None else None,
             )
     return None
 
@@ -295,7 +317,7 @@ def request_context(
         purpose=Purpose,
         consent=ConsentRecord,
     )
-    moment = connection.ops.adapt_datetimefield_value(now)
+    moment = _moment(connection, now)
     with core_sql.cursor(connection) as cursor:
         cursor.execute(
             sql, [person_id, consumer_id, moment, moment, purpose, provider_code, service_code]
