@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from nacl.signing import SigningKey as SodiumSigningKey
 
 ALGORITHM = "Ed25519"
 
@@ -216,11 +217,29 @@ def _b64e(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+# Signing goes through libsodium: Ed25519 signatures are deterministic (RFC 8032), so it
+# gives the very bytes OpenSSL gives for the same key and message, in about two thirds of
+# the time (OpenSSL 3 sets up a context for every signature); the message log signs every
+# entry under its write lock. Keys are held and checked, and signatures verified, with
+# `cryptography` as before. One signer per key, built from the key's private half.
+_sodium: dict[str, SodiumSigningKey] = {}
+
+
+def _sodium_signer(key: SigningKey) -> SodiumSigningKey:
+    signer = _sodium.get(key.key_id)
+    if signer is None:
+        assert key.private is not None
+        signer = SodiumSigningKey(_raw_private(key.private))
+        with _lock:
+            _sodium[key.key_id] = signer
+    return signer
+
+
 def sign(message: bytes) -> tuple[str, str]:
     """Sign with the current key: (key id, signature as unpadded base64url)."""
     key = get_signing_keyring().signer()
     assert key.private is not None  # parse_signing_keyring guarantees it for the current key
-    return key.key_id, _b64e(key.private.sign(message))
+    return key.key_id, _b64e(_sodium_signer(key).sign(message).signature)
 
 
 def verify(

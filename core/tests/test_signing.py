@@ -1,5 +1,6 @@
 """The platform's Ed25519 signatures survive key rotation; forgeries and unknown keys fail."""
 
+import base64
 import json
 
 import pytest
@@ -30,6 +31,22 @@ def test_a_seal_verifies_and_any_change_to_it_does_not():
 
 def _parts(sealed):
     return {"hash": sealed.hash, "key_id": sealed.key_id, "signature": sealed.signature}
+
+
+def test_a_signature_is_the_standard_ed25519_signature_of_the_current_key(key_file):
+    # given a key file and a message
+    call_command("rotate_signing_key")
+    key = signing.get_signing_keyring().signer()
+    message = b"c0ffee" * 10
+    # when the platform signs it
+    key_id, signature = signing.sign(message)
+    # then it is byte for byte what any Ed25519 implementation gives for that key (here
+    # OpenSSL's, through cryptography), and verifies with the public key alone
+    raw = base64.urlsafe_b64decode(signature + "==")
+    assert key_id == key.key_id
+    assert raw == key.private.sign(message)
+    key.public.verify(raw, message)
+    assert not signing.verify(message + b"!", key_id=key_id, signature=signature)
 
 
 def test_rotation_keeps_old_signatures_verifiable_and_signs_with_the_new_key(key_file):
