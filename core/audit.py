@@ -131,7 +131,7 @@ def record_prepared(prepared: PreparedEntries) -> PreparedEntries:
         seq, prev_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
         now = timezone.now()
         stamp = now.astimezone(UTC).isoformat(timespec="microseconds")  # as entry_hash
-        created = connection.ops.adapt_datetimefield_value(now)
+        created = _adapt("created_at", prepared.using)(now)
         rows = []
         prepared.chained = []
         for pieces, params in zip(prepared.pieces, prepared.params, strict=True):

@@ -193,7 +193,7 @@ def messages_write(prepared: PreparedMessages) -> PreparedMessages:
         seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
         now = timezone.now()
         stamp = now.astimezone(UTC).isoformat(timespec="microseconds")
-        created = connection.ops.adapt_datetimefield_value(now)
+        created = sql.value_adapter(Message, "created_at", prepared.using)(now)
         rows = []
         prepared.chained = []
         for header, params in zip(prepared.pieces, prepared.params, strict=True):
