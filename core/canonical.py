@@ -16,7 +16,6 @@ from typing import Any
 
 from django.db.models import Model
 
-
 # Stands in for a late value while the rest is serialised once (`SplitJson.pieces`); a value
 # that happens to contain the same text is caught (the cut is then ambiguous) and served
 # the long way.
