@@ -23,14 +23,20 @@ from core.signing import canonical_text
 )
 def test_pieces_joined_with_the_late_values_are_the_whole_objects_canonical_json(values):
     # given an object's keys, three of which are known only later
-    late_names = ("created_at", "prev_hash", "seq")
-    split = SplitJson(values, late=late_names, dumps=canonical_text)
     # when everything else is serialised first and the late values are put in afterwards
-    pieces = split.pieces({k: v for k, v in values.items() if k not in late_names})
-    joined = split.join(pieces, {name: values[name] for name in late_names})
+    joined = _split_and_joined(values)
     # then the text is exactly the whole object's canonical JSON, and parses back to it
     assert joined == canonical_text(values)
     assert json.loads(joined) == values
+
+
+LATE = ("created_at", "prev_hash", "seq")
+
+
+def _split_and_joined(values):
+    split = SplitJson(values, late=LATE, dumps=canonical_text)
+    pieces = split.pieces({k: v for k, v in values.items() if k not in LATE})
+    return split.join(pieces, {name: values[name] for name in LATE})
 
 
 @pytest.mark.parametrize(
@@ -46,11 +52,8 @@ def test_pieces_joined_with_the_late_values_are_the_whole_objects_canonical_json
 def test_values_that_look_like_the_cut_do_not_change_the_text(decoy):
     # given an object whose other values contain the marker the pieces are cut at
     values = {"created_at": "t", "prev_hash": "h", "seq": 3, **decoy}
-    late_names = ("created_at", "prev_hash", "seq")
-    split = SplitJson(values, late=late_names, dumps=canonical_text)
     # when it is serialised in pieces and joined
-    pieces = split.pieces({k: v for k, v in values.items() if k not in late_names})
-    joined = split.join(pieces, {name: values[name] for name in late_names})
+    joined = _split_and_joined(values)
     # then the text is still exactly the whole object's canonical JSON
     assert joined == canonical_text(values)
     assert json.loads(joined) == values
