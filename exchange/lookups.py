@@ -2,9 +2,11 @@
 
 A request reads the service, the person, the agreement in force and the consent, each a
 single indexed row; building those queries with the ORM costs several times more than
-running them (see core.sql), and the exchange answers thousands a second. Nothing here is
+running them (see core.sql), and the exchange answers thousands a second. No row is
 cached: each call reads the current rows, so a withdrawn consent, a retired service or an
-expired agreement counts from the very next request. Only the happy path is here; when a
+expired agreement counts from the very next request. Only what is built from a row (the
+service's model, an attribute list) is kept, keyed by the row's whole content, so a changed
+row is built anew. Only the happy path is here; when a
 lookup finds nothing, the caller asks the ORM selectors for the precise reason.
 """
 
